@@ -1,0 +1,41 @@
+// Loads workflow files: YAML -> checked shape -> model::Definition, with all
+// author errors reported as located diagnostics in one pass.
+//
+// Error policy for this layer: problems in the author's input are values
+// (Diagnostics); exceptions are reserved for programming and environment
+// failures (out of memory) and never carry author errors.
+#pragma once
+
+#include "cascade/lang/diagnostic.hpp"
+#include "cascade/lang/limits.hpp"
+#include "cascade/model/definition.hpp"
+
+#include <optional>
+#include <string>
+
+namespace cascade::lang {
+
+struct LoadOptions {
+    LoadLimits limits;
+    // Also load and check the child workflows that `subflow` steps name.
+    bool load_subflows = true;
+};
+
+struct LoadResult {
+    // Present whenever the document could be read and had the shape of a
+    // workflow; it may still carry errors (see `diagnostics`).
+    std::optional<model::Definition> definition;
+    // Whether the step graph is trustworthy enough for graph checks
+    // (every step has a kind and every transition a known target).
+    bool graph_complete = false;
+    Diagnostics diagnostics;
+
+    bool Ok() const { return definition.has_value() && !diagnostics.HasErrors(); }
+};
+
+LoadResult LoadWorkflowFile(const std::string& path, const LoadOptions& options = {});
+
+// `file_name` is used in locations and to resolve calendars and subflows relative to it.
+LoadResult LoadWorkflowText(const std::string& text, const std::string& file_name, const LoadOptions& options = {});
+
+}  // namespace cascade::lang
