@@ -162,7 +162,7 @@ TEST_CASE("calendar loader: unknown, duplicate and missing keys", "[calendar]") 
     CheckError(OnlyError(Header() + "holidays:\n  - {name: {en: A}, date: 2023-05-01, too: 2023-05-02}\n"),
                "unknown-key", 7, 39, "unknown key 'too' in holiday", "did you mean 'to'?");
     CheckError(OnlyError(Header() + "makeup_working_days:\n  - {date: 2023-01-07, fro: {en: A}}\n"), "unknown-key", 7,
-               24, "unknown key 'fro' in make-up working day", "expected one of: date, for");
+               24, "unknown key 'fro' in make-up working day", "did you mean 'for'?");
     CheckError(OnlyError(Header() + "source: {en: A, de: B}\n"), "unknown-key", 6, 17, "unknown key 'de' in source",
                "expected one of: zh, en");
     CheckError(OnlyError(Header() + "id: again\n"), "duplicate-key", 6, 1, "duplicate key 'id'",

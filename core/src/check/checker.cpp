@@ -22,6 +22,11 @@ using model::StepKind;
 
 namespace {
 
+std::string Article(std::string_view word) {
+    const bool vowel = !word.empty() && std::string_view("aeiou").find(word.front()) != std::string_view::npos;
+    return (vowel ? "an " : "a ") + std::string(word);
+}
+
 using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS>;
 using Vertex = boost::graph_traits<Graph>::vertex_descriptor;
 
@@ -194,24 +199,8 @@ private:
     void CheckTermination() {
         const Graph graph = MakeGraph([](const Edge&) { return true; });
         finishes_ = Reach(graph, exit_, true);
-        // Report only the last stuck steps: a step whose successors all finish
-        // or are stuck only because of it; upstream steps follow from those.
-        for (std::size_t v = 0; v < count_; ++v) {
-            if (finishes_[v] || !reachable_[v] || exitless_.count(component_[v]) != 0) {
-                continue;
-            }
-            bool stuck_successor = false;
-            for (const auto& edge : edges_) {
-                if (edge.from == v && !finishes_[edge.to] && component_[edge.to] != component_[v]) {
-                    stuck_successor = true;
-                }
-            }
-            if (!stuck_successor) {
-                diagnostics_.Error("no-end-reachable", At(v).location,
-                                   "no end can be reached from step '" + Id(v) + "'",
-                                   "every path must lead to a step of kind 'end'");
-            }
-        }
+        // Every stuck step has successors (the loader requires 'next') that are
+        // stuck too, so the chain ends in a loop with no exit: reported there.
     }
 
     void CheckParallels() {
@@ -229,6 +218,14 @@ private:
                 continue;
             }
             const Vertex meet = idom[p];
+            if (step.next.size() < 2) {
+                // Reported by the loader; still pair it with its join so the join is not blamed.
+                if (meet != boost::graph_traits<Graph>::null_vertex() && meet != exit_ &&
+                    At(meet).kind == StepKind::join) {
+                    parallels_of_join[meet].push_back(p);
+                }
+                continue;
+            }
             if (meet == boost::graph_traits<Graph>::null_vertex() || meet == exit_) {
                 diagnostics_.Error("parallel-never-joins", step.location,
                                    "the branches of parallel '" + step.id + "' never meet again at a join",
@@ -238,9 +235,11 @@ private:
             if (At(meet).kind != StepKind::join) {
                 diagnostics_.Error("parallel-never-joins", step.location,
                                    "the branches of parallel '" + step.id + "' first meet at '" + Id(meet) +
-                                       "', which is a " + std::string(model::StepKindName(At(meet).kind)) +
+                                       "', which is " + Article(model::StepKindName(At(meet).kind)) +
                                        ", not a join",
-                                   "make '" + Id(meet) + "' a 'kind: join' step, or add a join before it");
+                                   At(meet).kind == StepKind::end
+                                       ? "add a 'kind: join' step before '" + Id(meet) + "'"
+                                       : "make '" + Id(meet) + "' a 'kind: join' step, or add a join before it");
                 continue;
             }
             parallels_of_join[meet].push_back(p);
@@ -326,7 +325,8 @@ private:
                 earliest[v] = *step.opens;
                 cause[v] = "it opens on " + step.opens->ToString();
             }
-            if (step.due.kind == model::DeadlineKind::date && step.due.date < *earliest[v]) {
+            const bool own_opening = step.opens && step.due.date < *step.opens;  // the loader reports that one
+            if (step.due.kind == model::DeadlineKind::date && step.due.date < *earliest[v] && !own_opening) {
                 diagnostics_.Error("due-before-start", step.due.location,
                                    "step '" + step.id + "' is due " + step.due.date.ToString() +
                                        ", but it cannot start before " + earliest[v]->ToString() +

@@ -41,6 +41,14 @@ struct LimitOptions {
         command.add_option("--max-steps", limits.max_steps, "Refuse workflows with more steps")
             ->capture_default_str()
             ->group("Limits");
+        command.add_option("--max-expression-length", limits.max_expression_length,
+                           "Refuse expressions longer than this many characters")
+            ->capture_default_str()
+            ->group("Limits");
+        command.add_option("--max-expression-depth", limits.max_expression_depth,
+                           "Refuse expressions nested deeper than this")
+            ->capture_default_str()
+            ->group("Limits");
     }
 };
 

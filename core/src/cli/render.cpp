@@ -59,13 +59,29 @@ std::string EdgeLabel(const model::Transition& transition, std::string_view lang
     return label;
 }
 
+// Durations as Chinese offices write them ("10个工作日", "7天"), or as parsed in English.
+std::string DurationText(const model::Duration& duration, std::string_view language) {
+    if (language != "zh") {
+        return duration.ToString();
+    }
+    return std::to_string(duration.amount) +
+           (duration.unit == model::DurationUnit::working_days ? "个工作日" : "天");
+}
+
+std::string DeadlineText(const model::Deadline& deadline, std::string_view language) {
+    if (deadline.kind == model::DeadlineKind::after_activation) {
+        return DurationText(deadline.duration, language);
+    }
+    return deadline.ToString();
+}
+
 std::string StepLabel(const Step& step, std::string_view language) {
     std::string label = Title(step.title, language, step.id);
     if (step.assignee) {
         label += "\n" + step.assignee->ToString();
     }
     if (step.due.kind != model::DeadlineKind::none) {
-        label += (step.assignee ? " · " : "\n") + std::string(language == "zh" ? "截止 " : "due ") + step.due.ToString();
+        label += (step.assignee ? " · " : "\n") + std::string(language == "zh" ? "截止 " : "due ") + DeadlineText(step.due, language);
     }
     return label;
 }
@@ -366,19 +382,19 @@ std::string RenderOutline(const Definition& definition, std::string_view languag
             line("开始不早于：", "opens: ", step.opens->ToString());
         }
         if (step.due.kind != model::DeadlineKind::none) {
-            std::string due = step.due.ToString();
+            std::string due = DeadlineText(step.due, language);
             if (step.due.kind == model::DeadlineKind::after_activation) {
                 due = zh ? "启动后 " + due : due + " after it starts";
             }
             if (!step.remind.empty()) {
                 std::string reminders;
                 for (const auto& remind : step.remind) {
-                    reminders += (reminders.empty() ? "" : ", ") + remind.ToString();
+                    reminders += (reminders.empty() ? "" : ", ") + DurationText(remind, language);
                 }
                 due += zh ? "；提前 " + reminders + " 提醒" : "; reminders " + reminders + " before";
             }
             for (const auto& escalation : step.escalate) {
-                due += zh ? "；逾期 " + escalation.after.ToString() + " 后上报 " + escalation.to.ToString()
+                due += zh ? "；逾期 " + DurationText(escalation.after, language) + " 后上报 " + escalation.to.ToString()
                           : "; escalates to " + escalation.to.ToString() + " " + escalation.after.ToString() + " late";
             }
             line("期限：", "by: ", due);

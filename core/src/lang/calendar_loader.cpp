@@ -142,7 +142,6 @@ public:
     CalendarReader(std::string file, Diagnostics& diagnostics) : file_(std::move(file)), diagnostics_(diagnostics) {}
 
     std::optional<model::WorkingCalendar> Read(const std::string& text) {
-        const std::size_t errors_before = diagnostics_.ErrorCount();
         if (text.size() > kMaxCalendarFileBytes) {
             diagnostics_.Error("file-too-large", {file_, 0, 0},
                                "calendar file is " + std::to_string(text.size()) + " bytes, more than the 1 MiB limit",
@@ -173,8 +172,7 @@ public:
 
         model::WorkingCalendar calendar;
         ReadDocument(root, calendar);
-        diagnostics_.SortByLocation();
-        if (diagnostics_.ErrorCount() > errors_before) {
+        if (diagnostics_.HasErrors()) {
             return std::nullopt;
         }
         return calendar;
@@ -567,7 +565,13 @@ private:
 
 std::optional<model::WorkingCalendar> LoadCalendarText(const std::string& text, const std::string& file_name,
                                                        Diagnostics& diagnostics) {
-    return CalendarReader(file_name, diagnostics).Read(text);
+    // Collected apart and sorted, so the file's problems read top to bottom
+    // without reordering what the caller had already.
+    Diagnostics found;
+    auto calendar = CalendarReader(file_name, found).Read(text);
+    found.SortByLocation();
+    diagnostics.Append(found);
+    return calendar;
 }
 
 std::optional<model::WorkingCalendar> LoadCalendarFile(const std::string& path, Diagnostics& diagnostics) {

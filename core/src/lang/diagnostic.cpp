@@ -87,7 +87,10 @@ std::string FormatJson(const std::vector<Diagnostic>& diagnostics) {
 
 namespace {
 
+// Optimal string alignment distance: Levenshtein plus swapping two adjacent
+// letters as one edit, the commonest typo ("tsak" for "task").
 std::size_t EditDistance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> before_previous(b.size() + 1);
     std::vector<std::size_t> previous(b.size() + 1);
     std::vector<std::size_t> current(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j) {
@@ -98,7 +101,11 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
         for (std::size_t j = 1; j <= b.size(); ++j) {
             const std::size_t substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
             current[j] = std::min({previous[j] + 1, current[j - 1] + 1, substitution});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                current[j] = std::min(current[j], before_previous[j - 2] + 1);
+            }
         }
+        std::swap(before_previous, previous);
         std::swap(previous, current);
     }
     return previous[b.size()];

@@ -47,28 +47,41 @@ void TypeScope::Define(std::string dotted_path, model::Type type) {
 
 const model::Type* TypeScope::Find(std::string_view dotted_path) const {
     const auto found = leaves_.find(dotted_path);
-    return found == leaves_.end() ? nullptr : &found->second;
+    if (found != leaves_.end()) {
+        return &found->second;
+    }
+    return enclosing_ != nullptr ? enclosing_->Find(dotted_path) : nullptr;
 }
 
 bool TypeScope::IsNamespace(std::string_view dotted_prefix) const {
-    return !dotted_prefix.empty() && children_.find(dotted_prefix) != children_.end();
+    return !dotted_prefix.empty() && (children_.find(dotted_prefix) != children_.end() ||
+                                      (enclosing_ != nullptr && enclosing_->IsNamespace(dotted_prefix)));
 }
 
 std::vector<std::string> TypeScope::Children(std::string_view dotted_prefix) const {
-    const auto found = children_.find(dotted_prefix);
-    if (found == children_.end()) {
-        return {};
+    std::set<std::string> names;
+    if (const auto found = children_.find(dotted_prefix); found != children_.end()) {
+        names.insert(found->second.begin(), found->second.end());
     }
-    return {found->second.begin(), found->second.end()};
+    if (enclosing_ != nullptr) {
+        for (auto& name : enclosing_->Children(dotted_prefix)) {
+            names.insert(std::move(name));
+        }
+    }
+    return {names.begin(), names.end()};
 }
 
 std::vector<std::string> TypeScope::Paths() const {
-    std::vector<std::string> paths;
-    paths.reserve(leaves_.size());
+    std::set<std::string> paths;
     for (const auto& [path, type] : leaves_) {
-        paths.push_back(path);
+        paths.insert(path);
     }
-    return paths;
+    if (enclosing_ != nullptr) {
+        for (auto& path : enclosing_->Paths()) {
+            paths.insert(std::move(path));
+        }
+    }
+    return {paths.begin(), paths.end()};
 }
 
 namespace {
@@ -101,7 +114,9 @@ const Signature* FindFunction(std::string_view name) {
     return nullptr;
 }
 
-bool IsNumeric(TypeKind kind) { return kind == TypeKind::integer || kind == TypeKind::number; }
+bool IsNumeric(TypeKind kind) {
+    return kind == TypeKind::integer || kind == TypeKind::number;
+}
 
 TypeKind NumericResult(TypeKind a, TypeKind b) {
     return a == TypeKind::integer && b == TypeKind::integer ? TypeKind::integer : TypeKind::number;
@@ -131,12 +146,9 @@ const std::string* StringLiteral(const Expression& expression) {
     return literal == nullptr ? nullptr : std::get_if<std::string>(&literal->value.data);
 }
 
-bool IsNullLiteral(const Expression& expression) {
-    const auto* literal = std::get_if<LiteralNode>(&expression.node);
-    return literal != nullptr && literal->value.IsNull();
+std::string Quoted(const std::string& text) {
+    return model::Value{text}.ToString();
 }
-
-std::string Quoted(const std::string& text) { return model::Value{text}.ToString(); }
 
 std::string JoinWords(const std::vector<std::string>& words) {
     std::string text;
@@ -156,7 +168,8 @@ std::string Shown(const Expression& expression) {
 
 // "an integer", "a date".
 std::string WithArticle(const std::string& type_name) {
-    const bool vowel = !type_name.empty() && std::string_view("aeiou").find(type_name.front()) != std::string_view::npos;
+    const bool vowel =
+        !type_name.empty() && std::string_view("aeiou").find(type_name.front()) != std::string_view::npos;
     return (vowel ? "an " : "a ") + type_name;
 }
 
@@ -230,7 +243,8 @@ private:
             }
             if (leaf != nullptr) {
                 Error(segment_offset(i + 1), "unknown-field",
-                      "'" + name + "' is " + WithArticle(leaf->ToString()) + " and has no field '" + path.segments[i + 1] + "'");
+                      "'" + name + "' is " + WithArticle(leaf->ToString()) + " and has no field '" +
+                          path.segments[i + 1] + "'");
                 return {};
             }
             UnknownSegment(path, i, prefix, segment_offset(i));
@@ -322,15 +336,20 @@ private:
         }
         switch (binary.op) {
         case BinaryOp::logical_or:
-        case BinaryOp::logical_and: return CheckLogical(binary, left, right);
+        case BinaryOp::logical_and:
+            return CheckLogical(binary, left, right);
         case BinaryOp::equal:
-        case BinaryOp::not_equal: return CheckEquality(binary, left, right);
+        case BinaryOp::not_equal:
+            return CheckEquality(binary, left, right);
         case BinaryOp::less:
         case BinaryOp::less_equal:
         case BinaryOp::greater:
-        case BinaryOp::greater_equal: return CheckOrdering(binary, left, right);
-        case BinaryOp::in: return CheckIn(binary, left, right);
-        default: return CheckArithmetic(binary, left, right);
+        case BinaryOp::greater_equal:
+            return CheckOrdering(binary, left, right);
+        case BinaryOp::in:
+            return CheckIn(binary, left, right);
+        default:
+            return CheckArithmetic(binary, left, right);
         }
     }
 
@@ -348,8 +367,7 @@ private:
 
     void CompareError(const BinaryNode& binary, const Type& left, const Type& right) {
         Error(binary.operator_offset, "type-mismatch",
-              "cannot compare " + left.ToString() + " with " + right.ToString(),
-              ComparisonHint(binary, left, right));
+              "cannot compare " + left.ToString() + " with " + right.ToString(), ComparisonHint(binary, left, right));
     }
 
     static std::string ComparisonHint(const BinaryNode& binary, const Type& left, const Type& right) {
@@ -419,7 +437,7 @@ private:
     }
 
     Type CheckIn(const BinaryNode& binary, const Type& left, const Type& right) {
-        const auto boolean = Type::Of(TypeKind::boolean);
+        auto boolean = Type::Of(TypeKind::boolean);
         if (left.kind == TypeKind::unknown || right.kind == TypeKind::unknown) {
             return boolean;
         }
@@ -473,11 +491,21 @@ private:
         const std::string r = right.ToString();
         std::string message;
         switch (binary.op) {
-        case BinaryOp::add: message = "cannot add " + l + " and " + r; break;
-        case BinaryOp::subtract: message = "cannot subtract " + r + " from " + l; break;
-        case BinaryOp::multiply: message = "cannot multiply " + l + " by " + r; break;
-        case BinaryOp::divide: message = "cannot divide " + l + " by " + r; break;
-        default: message = "cannot take the remainder of " + l + " divided by " + r; break;
+        case BinaryOp::add:
+            message = "cannot add " + l + " and " + r;
+            break;
+        case BinaryOp::subtract:
+            message = "cannot subtract " + r + " from " + l;
+            break;
+        case BinaryOp::multiply:
+            message = "cannot multiply " + l + " by " + r;
+            break;
+        case BinaryOp::divide:
+            message = "cannot divide " + l + " by " + r;
+            break;
+        default:
+            message = "cannot take the remainder of " + l + " divided by " + r;
+            break;
         }
         std::string hint;
         const bool adds_or_subtracts = binary.op == BinaryOp::add || binary.op == BinaryOp::subtract;
@@ -568,13 +596,11 @@ private:
             const std::string shown = Shown(argument);
             const bool already = type.kind == (is_date ? TypeKind::date : TypeKind::duration);
             Error(argument.offset, "bad-literal",
-                  std::string(name) + "() needs a quoted " + (is_date ? "date such as '2023-12-31'" :
-                                                                        "duration such as 'P7D'") +
-                      ", not an expression",
-                  already && !shown.empty()
-                      ? "'" + shown + "' is already a " + std::string(name) + "; write it without " +
-                            std::string(name) + "()"
-                      : "");
+                  std::string(name) + "() needs a quoted " +
+                      (is_date ? "date such as '2023-12-31'" : "duration such as 'P7D'") + ", not an expression",
+                  already && !shown.empty() ? "'" + shown + "' is already a " + std::string(name) +
+                                                  "; write it without " + std::string(name) + "()"
+                                            : "");
             return;
         }
         if (is_date && !model::Date::Parse(*text)) {
@@ -630,8 +656,8 @@ private:
                 element = NumericResult(*element, type.kind);
             } else if (*element != type.kind) {
                 Error(item->offset, "type-mismatch",
-                      "list items must all have the same type, but this is " + type.ToString() +
-                          " and the first is " + std::string(model::TypeKindName(*element)));
+                      "list items must all have the same type, but this is " + type.ToString() + " and the first is " +
+                          std::string(model::TypeKindName(*element)));
                 poisoned = true;
             }
         }
@@ -650,25 +676,31 @@ std::string NotBooleanHint(const Expression& expression, TypeKind kind) {
     const std::string source = shown.empty() ? "..." : shown;
     switch (kind) {
     case TypeKind::integer:
-    case TypeKind::number: return "compare it with a value, e.g. '" + source + " > 0'";
-    case TypeKind::string: return "compare it with a value, e.g. '" + source + " == ...'";
-    case TypeKind::date: return "compare it with another date, e.g. '" + source + " <= now()'";
-    case TypeKind::list: return "to test for items, write 'len(" + source + ") > 0'";
-    default: return {};
+    case TypeKind::number:
+        return "compare it with a value, e.g. '" + source + " > 0'";
+    case TypeKind::string:
+        return "compare it with a value, e.g. '" + source + " == ...'";
+    case TypeKind::date:
+        return "compare it with another date, e.g. '" + source + " <= now()'";
+    case TypeKind::list:
+        return "to test for items, write 'len(" + source + ") > 0'";
+    default:
+        return {};
     }
 }
 
 }  // namespace
 
 const std::vector<std::string>& FunctionNames() {
-    static const std::vector<std::string> kNames = [] {
-        std::vector<std::string> names;
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> list;
+        list.reserve(kFunctions.size());
         for (const auto& signature : kFunctions) {
-            names.emplace_back(signature.name);
+            list.emplace_back(signature.name);
         }
-        return names;
+        return list;
     }();
-    return kNames;
+    return names;
 }
 
 std::vector<ExpressionError> CheckExpression(model::Expression& expression, const TypeScope& scope,
@@ -684,8 +716,9 @@ std::vector<ExpressionError> CheckExpression(model::Expression& expression, cons
                               NotBooleanHint(expression, type.kind)});
         } else {
             errors.push_back({expression.offset, "type-mismatch",
-                              "expression must be " + WithArticle(std::string(model::TypeKindName(expected))) + ", but this is " +
-                                  type.ToString()});
+                              "expression must be " + WithArticle(std::string(model::TypeKindName(expected))) +
+                                  ", but this is " + type.ToString(),
+                              ""});
         }
     }
     std::stable_sort(errors.begin(), errors.end(),

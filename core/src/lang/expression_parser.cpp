@@ -31,8 +31,8 @@
 //   it immediately ("80%" and "80% > x" are percentages; "7%2" and "7 % 2" are
 //   the remainder operator).
 // - "a not in b" is read as "not (a in b)".
-// - "-" directly before a number literal is folded into it, so the smallest
-//   integer -9223372036854775808 can be written.
+// - "-" directly before a number literal (other than the integer 0) is folded
+//   into it, so the smallest integer -9223372036854775808 can be written.
 // - Whitespace is space, tab, CR and LF. String contents are UTF-8.
 // - Nesting (parentheses, lists, call arguments, prefix operators, operands
 //   of binary operators) deeper than ExpressionLimits::max_depth is an error,
@@ -112,13 +112,26 @@ struct Token {
     bool out_of_range = false;    // a literal too large to represent
 };
 
+// Recoverable mistakes ('&&', '=' ...) reported before parsing gives up.
+constexpr std::size_t kMaxErrors = 20;
+
 constexpr std::uint64_t kMaxMagnitude = std::uint64_t{1} << 63;  // |INT64_MIN|
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool IsIdentifierStart(char c) { return IsLetter(c) || c == '_'; }
-bool IsIdentifierChar(char c) { return IsIdentifierStart(c) || IsDigit(c); }
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool IsDigit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool IsLetter(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool IsIdentifierStart(char c) {
+    return IsLetter(c) || c == '_';
+}
+bool IsIdentifierChar(char c) {
+    return IsIdentifierStart(c) || IsDigit(c);
+}
+bool IsSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 // Decodes one UTF-8 sequence at `pos`; returns its length, or 0 if it is not
 // well-formed (overlong forms, surrogates and values above U+10FFFF included).
@@ -172,11 +185,10 @@ struct LookAlike {
 };
 
 constexpr std::array<LookAlike, 27> kLookAlikes{{
-    {0xFF08, "("},  {0xFF09, ")"},  {0xFF3B, "["},  {0xFF3D, "]"},  {0xFF0C, ","},  {0x3001, ","},
-    {0xFF0E, "."},  {0x3002, "."},  {0xFF1D, "="},  {0xFF1C, "<"},  {0xFF1E, ">"},  {0xFF01, "!"},
-    {0xFF0B, "+"},  {0xFF0D, "-"},  {0xFF0A, "*"},  {0xFF0F, "/"},  {0xFF05, "%"},  {0x2018, "'"},
-    {0x2019, "'"},  {0x201C, "\""}, {0x201D, "\""}, {0x2264, "<="}, {0x2265, ">="}, {0x2260, "!="},
-    {0x00D7, "*"},  {0x3000, " "},  {0x00A0, " "},
+    {0xFF08, "("},  {0xFF09, ")"},  {0xFF3B, "["},  {0xFF3D, "]"}, {0xFF0C, ","}, {0x3001, ","},  {0xFF0E, "."},
+    {0x3002, "."},  {0xFF1D, "="},  {0xFF1C, "<"},  {0xFF1E, ">"}, {0xFF01, "!"}, {0xFF0B, "+"},  {0xFF0D, "-"},
+    {0xFF0A, "*"},  {0xFF0F, "/"},  {0xFF05, "%"},  {0x2018, "'"}, {0x2019, "'"}, {0x201C, "\""}, {0x201D, "\""},
+    {0x2264, "<="}, {0x2265, ">="}, {0x2260, "!="}, {0x00D7, "*"}, {0x3000, " "}, {0x00A0, " "},
 }};
 
 class Lexer {
@@ -321,8 +333,12 @@ private:
                 switch (escaped) {
                 case '\\':
                 case '\'':
-                case '"': token.text += escaped; break;
-                case 'n': token.text += '\n'; break;
+                case '"':
+                    token.text += escaped;
+                    break;
+                case 'n':
+                    token.text += '\n';
+                    break;
                 default:
                     Error(pos_, "bad-literal",
                           escaped > ' ' && escaped < 0x7F ? std::string("unknown escape '\\") + escaped + "' in string"
@@ -355,22 +371,36 @@ private:
             return true;
         };
         const auto substitute = [&](TokenKind kind, std::size_t length, std::string_view use) {
+            if (errors_.size() >= kMaxErrors) {
+                return false;  // stop after the last one: a page of the same hint helps nobody
+            }
             Error(pos_, "syntax", "'" + std::string(text_.substr(pos_, length)) + "' is not an operator",
                   "use '" + std::string(use) + "'");
             return take(kind, length);
         };
         switch (c) {
-        case '(': return take(TokenKind::left_paren, 1);
-        case ')': return take(TokenKind::right_paren, 1);
-        case '[': return take(TokenKind::left_bracket, 1);
-        case ']': return take(TokenKind::right_bracket, 1);
-        case ',': return take(TokenKind::comma, 1);
-        case '.': return take(TokenKind::dot, 1);
-        case '+': return take(TokenKind::plus, 1);
-        case '-': return take(TokenKind::minus, 1);
-        case '*': return take(TokenKind::star, 1);
-        case '/': return take(TokenKind::slash, 1);
-        case '%': return take(TokenKind::percent, 1);
+        case '(':
+            return take(TokenKind::left_paren, 1);
+        case ')':
+            return take(TokenKind::right_paren, 1);
+        case '[':
+            return take(TokenKind::left_bracket, 1);
+        case ']':
+            return take(TokenKind::right_bracket, 1);
+        case ',':
+            return take(TokenKind::comma, 1);
+        case '.':
+            return take(TokenKind::dot, 1);
+        case '+':
+            return take(TokenKind::plus, 1);
+        case '-':
+            return take(TokenKind::minus, 1);
+        case '*':
+            return take(TokenKind::star, 1);
+        case '/':
+            return take(TokenKind::slash, 1);
+        case '%':
+            return take(TokenKind::percent, 1);
         case '<':
             if (next == '=') {
                 return take(TokenKind::less_equal, 2);
@@ -379,7 +409,8 @@ private:
                 return substitute(TokenKind::not_equal, 2, "!=");
             }
             return take(TokenKind::less, 1);
-        case '>': return next == '=' ? take(TokenKind::greater_equal, 2) : take(TokenKind::greater, 1);
+        case '>':
+            return next == '=' ? take(TokenKind::greater_equal, 2) : take(TokenKind::greater, 1);
         case '=':
             if (next == '=') {
                 return take(TokenKind::equal, 2);
@@ -390,6 +421,9 @@ private:
             if (next == '<') {
                 return substitute(TokenKind::less_equal, 2, "<=");
             }
+            if (errors_.size() >= kMaxErrors) {
+                return false;
+            }
             Error(pos_, "syntax", "'=' is not an operator", "use '==' to compare");
             return take(TokenKind::equal, 1);
         case '!':
@@ -397,9 +431,12 @@ private:
                 return take(TokenKind::not_equal, 2);
             }
             return substitute(TokenKind::keyword_not, 1, "not");
-        case '&': return substitute(TokenKind::keyword_and, next == '&' ? 2 : 1, "and");
-        case '|': return substitute(TokenKind::keyword_or, next == '|' ? 2 : 1, "or");
-        default: break;
+        case '&':
+            return substitute(TokenKind::keyword_and, next == '&' ? 2 : 1, "and");
+        case '|':
+            return substitute(TokenKind::keyword_or, next == '|' ? 2 : 1, "or");
+        default:
+            break;
         }
         UnexpectedCharacter();
         return false;
@@ -462,8 +499,10 @@ bool IsWord(TokenKind kind) {
     case TokenKind::keyword_in:
     case TokenKind::keyword_true:
     case TokenKind::keyword_false:
-    case TokenKind::keyword_null: return true;
-    default: return false;
+    case TokenKind::keyword_null:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -479,8 +518,10 @@ bool StartsValue(TokenKind kind) {
     case TokenKind::keyword_false:
     case TokenKind::keyword_null:
     case TokenKind::left_paren:
-    case TokenKind::left_bracket: return true;
-    default: return false;
+    case TokenKind::left_bracket:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -492,26 +533,41 @@ struct Infix {
 
 std::optional<Infix> InfixOperator(TokenKind kind, TokenKind next) {
     switch (kind) {
-    case TokenKind::keyword_or: return Infix{BinaryOp::logical_or};
-    case TokenKind::keyword_and: return Infix{BinaryOp::logical_and};
-    case TokenKind::equal: return Infix{BinaryOp::equal};
-    case TokenKind::not_equal: return Infix{BinaryOp::not_equal};
-    case TokenKind::less: return Infix{BinaryOp::less};
-    case TokenKind::less_equal: return Infix{BinaryOp::less_equal};
-    case TokenKind::greater: return Infix{BinaryOp::greater};
-    case TokenKind::greater_equal: return Infix{BinaryOp::greater_equal};
-    case TokenKind::keyword_in: return Infix{BinaryOp::in};
+    case TokenKind::keyword_or:
+        return Infix{BinaryOp::logical_or};
+    case TokenKind::keyword_and:
+        return Infix{BinaryOp::logical_and};
+    case TokenKind::equal:
+        return Infix{BinaryOp::equal};
+    case TokenKind::not_equal:
+        return Infix{BinaryOp::not_equal};
+    case TokenKind::less:
+        return Infix{BinaryOp::less};
+    case TokenKind::less_equal:
+        return Infix{BinaryOp::less_equal};
+    case TokenKind::greater:
+        return Infix{BinaryOp::greater};
+    case TokenKind::greater_equal:
+        return Infix{BinaryOp::greater_equal};
+    case TokenKind::keyword_in:
+        return Infix{BinaryOp::in};
     case TokenKind::keyword_not:
         if (next == TokenKind::keyword_in) {
             return Infix{BinaryOp::in, 2, true};
         }
         return std::nullopt;
-    case TokenKind::plus: return Infix{BinaryOp::add};
-    case TokenKind::minus: return Infix{BinaryOp::subtract};
-    case TokenKind::star: return Infix{BinaryOp::multiply};
-    case TokenKind::slash: return Infix{BinaryOp::divide};
-    case TokenKind::percent: return Infix{BinaryOp::modulo};
-    default: return std::nullopt;
+    case TokenKind::plus:
+        return Infix{BinaryOp::add};
+    case TokenKind::minus:
+        return Infix{BinaryOp::subtract};
+    case TokenKind::star:
+        return Infix{BinaryOp::multiply};
+    case TokenKind::slash:
+        return Infix{BinaryOp::divide};
+    case TokenKind::percent:
+        return Infix{BinaryOp::modulo};
+    default:
+        return std::nullopt;
     }
 }
 
@@ -588,8 +644,14 @@ private:
         return token;
     }
 
-    void Error(std::size_t offset, std::string code, std::string message, std::string hint = {}) {
+    // A mistake parsing can continue after; false once there are too many to go on.
+    bool Error(std::size_t offset, std::string code, std::string message, std::string hint = {}) {
+        if (errors_.size() >= kMaxErrors) {
+            failed_ = true;
+            return false;
+        }
         errors_.push_back({offset, std::move(code), std::move(message), std::move(hint)});
+        return true;
     }
 
     Parsed Fail(std::size_t offset, std::string code, std::string message, std::string hint = {}) {
@@ -653,8 +715,10 @@ private:
             const int precedence = model::Precedence(infix->op);
             const std::size_t operator_offset = Peek().offset;
             if (model::IsComparison(infix->op) && left_is_comparison) {
-                Error(operator_offset, "syntax", "comparisons cannot be chained",
-                      "combine them with 'and', e.g. 'a < b and b < c'");
+                if (!Error(operator_offset, "syntax", "comparisons cannot be chained",
+                           "combine them with 'and', e.g. 'a < b and b < c'")) {
+                    return {};
+                }
             }
             for (std::size_t i = 0; i < infix->tokens; ++i) {
                 Advance();
@@ -665,9 +729,9 @@ private:
             }
             const std::size_t offset = left.expression->offset;
             std::size_t height = 1 + std::max(left.height, right.height);
-            ExpressionPtr node = NewNode(
-                BinaryNode{infix->op, std::move(left.expression), std::move(right.expression), operator_offset},
-                offset);
+            ExpressionPtr node =
+                NewNode(BinaryNode{infix->op, std::move(left.expression), std::move(right.expression), operator_offset},
+                        offset);
             if (infix->negated) {
                 ++height;
                 node = NewNode(UnaryNode{UnaryOp::logical_not, std::move(node)}, offset);
@@ -695,7 +759,10 @@ private:
         }
         if (token.kind == TokenKind::minus) {
             Advance();
-            if (Peek().kind == TokenKind::integer || Peek().kind == TokenKind::number) {
+            // Folded into the literal, except an integer zero, which has no sign to print.
+            const Token& next = Peek();
+            if (next.kind == TokenKind::number ||
+                (next.kind == TokenKind::integer && (next.magnitude != 0 || next.out_of_range))) {
                 return ParseNumber(offset, true);
             }
             const Nesting nesting(*this, offset);
@@ -717,15 +784,18 @@ private:
         const Token& token = Advance();
         Value value;
         if (token.kind == TokenKind::number) {
-            if (token.out_of_range) {
-                Error(token.offset, "bad-literal", "number " + Describe(token) + " is out of range");
+            if (token.out_of_range &&
+                !Error(token.offset, "bad-literal", "number " + Describe(token) + " is out of range")) {
+                return {};
             }
             value.data = negative ? -token.number : token.number;
         } else {
             const std::uint64_t limit = negative ? kMaxMagnitude : kMaxMagnitude - 1;
             if (token.out_of_range || token.magnitude > limit) {
-                Error(token.offset, "bad-literal", "integer " + Describe(token) + " is too large",
-                      "integers range from -9223372036854775808 to 9223372036854775807");
+                if (!Error(token.offset, "bad-literal", "integer " + Describe(token) + " is too large",
+                           "integers range from -9223372036854775808 to 9223372036854775807")) {
+                    return {};
+                }
                 value.data = std::int64_t{0};
             } else if (negative) {
                 // -2^63 is representable although 2^63 is not: negate in unsigned arithmetic.
@@ -742,7 +812,8 @@ private:
         const std::size_t offset = token.offset;
         switch (token.kind) {
         case TokenKind::integer:
-        case TokenKind::number: return ParseNumber(offset, false);
+        case TokenKind::number:
+            return ParseNumber(offset, false);
         case TokenKind::string: {
             Value value{Advance().text};
             return {NewNode(LiteralNode{std::move(value)}, offset), 1};
@@ -751,15 +822,21 @@ private:
         case TokenKind::keyword_false:
             Advance();
             return {NewNode(LiteralNode{Value{token.kind == TokenKind::keyword_true}}, offset), 1};
-        case TokenKind::keyword_null: Advance(); return {NewNode(LiteralNode{Value{}}, offset), 1};
-        case TokenKind::left_paren: return ParseGroup();
-        case TokenKind::left_bracket: return ParseList();
-        case TokenKind::identifier: return ParsePathOrCall();
+        case TokenKind::keyword_null:
+            Advance();
+            return {NewNode(LiteralNode{Value{}}, offset), 1};
+        case TokenKind::left_paren:
+            return ParseGroup();
+        case TokenKind::left_bracket:
+            return ParseList();
+        case TokenKind::identifier:
+            return ParsePathOrCall();
         case TokenKind::end: {
             const Token& previous = tokens_[position_ > 0 ? position_ - 1 : 0];
             return Fail(offset, "syntax", "expected a value after " + Describe(previous));
         }
-        default: return Fail(offset, "syntax", "expected a value but found " + Describe(token));
+        default:
+            return Fail(offset, "syntax", "expected a value but found " + Describe(token));
         }
     }
 
@@ -881,8 +958,8 @@ ParseResult ParseExpression(std::string_view text, const ExpressionLimits& limit
     ParseResult result;
     if (text.size() > limits.max_length) {
         result.errors.push_back({0, "too-long",
-                                 "expression is too long (" + std::to_string(text.size()) +
-                                     " bytes; the limit is " + std::to_string(limits.max_length) + ")",
+                                 "expression is too long (" + std::to_string(text.size()) + " bytes; the limit is " +
+                                     std::to_string(limits.max_length) + ")",
                                  "split it into simpler conditions"});
         return result;
     }

@@ -18,6 +18,7 @@
 #include <regex>
 #include <set>
 #include <unordered_set>
+#include <utility>
 
 namespace cascade::lang {
 
@@ -183,7 +184,10 @@ private:
             return std::nullopt;
         }
         auto duration = model::Duration::Parse(node.Scalar());
-        if (!duration) {
+        // Text the schema's duration pattern refuses was reported there already.
+        static const std::regex kDurationShape(
+            "^(P[0-9]+[DW]|[0-9]+ ?(days?|weeks?|working days?|workdays?|个工作日|工作日|天|周))$");
+        if (!duration && std::regex_match(node.Scalar(), kDurationShape)) {
             diagnostics_.Error("bad-duration", Where(node), "'" + node.Scalar() + "' is not a duration",
                                "write P7D, P2W, 3 days, 2 weeks or 10 working days");
         }
@@ -192,6 +196,11 @@ private:
 
     std::optional<model::RoleRef> RoleOf(const std::optional<YAML::Node>& node) {
         if (!node || !node->IsScalar()) {
+            return std::nullopt;
+        }
+        // A malformed reference was reported by the schema; do not also call it unknown.
+        static const std::regex kRolePath(R"(^(parent\.)*[a-z][a-z0-9_]*$)");
+        if (!std::regex_match(node->Scalar(), kRolePath)) {
             return std::nullopt;
         }
         model::RoleRef role;
@@ -243,7 +252,7 @@ private:
             model::NamedText named;
             named.id = entry.first.Scalar();
             named.location = Where(entry.first);
-            if (entry.second.IsMap()) {
+            if (entry.second.IsMap() && (Child(entry.second, "title") || Child(entry.second, "description"))) {
                 named.title = Text(Child(entry.second, "title"));
                 named.description = Text(Child(entry.second, "description"));
             } else {
@@ -441,7 +450,7 @@ private:
                 return;
             }
             source.chain.push_back(found->second.second);
-            current = found->second.second;
+            current.reset(found->second.second);  // rebind; operator= would write through to the step
         }
     }
 
@@ -462,6 +471,9 @@ private:
         std::vector<StepSource> sources;
         sources.reserve(map->size());
         for (const auto& entry : *map) {
+            if (!entry.first.IsScalar()) {
+                continue;  // reported while reading
+            }
             StepSource source;
             source.id = entry.first.Scalar();
             source.key = entry.first;
@@ -607,7 +619,9 @@ private:
                     }
                 }
                 diagnostics_.Error("key-not-for-kind", Where(entry.first),
-                                   "'" + key + "' does not apply to a " + std::string(model::StepKindName(kind)) +
+                                   "'" + key + "' does not apply to " +
+                                       (kind == StepKind::action || kind == StepKind::end ? "an " : "a ") +
+                                       std::string(model::StepKindName(kind)) +
                                        " step" + (is_template ? " (it comes from a template)" : ""),
                                    "'" + key + "' is used by " + used_by + " steps");
             }
@@ -969,14 +983,16 @@ private:
             return;
         }
         // Routes are tried in order; the last must be the unconditional default.
+        bool early_default = false;
         for (std::size_t i = 0; i < edges.size(); ++i) {
             const bool last = i + 1 == edges.size();
             if (!edges[i].when && !last) {
+                early_default = true;
                 diagnostics_.Error("default-not-last", edges[i].location,
                                    "route to '" + edges[i].to + "' has no 'when', so the routes after it are never taken",
                                    "put the default route (the one without 'when') last");
             }
-            if (edges[i].when && last) {
+            if (edges[i].when && last && !early_default) {
                 diagnostics_.Error("no-default-route", edges[i].location,
                                    "step '" + step.id + "' has no default route: when no 'when' holds, the work stops here",
                                    "add a last route without 'when'");
@@ -1006,7 +1022,7 @@ private:
         auto calendar = LoadCalendarFile(path.lexically_normal().string(), calendar_diagnostics);
         diagnostics_.Append(calendar_diagnostics);
         if (!calendar) {
-            diagnostics_.Error("bad-calendar", Where(node), "calendar '" + name + "' has errors (see above)");
+            diagnostics_.Error("bad-calendar", Where(node), "calendar '" + name + "' has errors; they are listed under its own file");
             return;
         }
         if (!is_path && calendar->id != name) {
@@ -1103,7 +1119,7 @@ private:
         const TypeScope base = BaseScope(definition);
         // Each step's own form is in scope for its gate and its outgoing routes.
         auto scope_for = [&](const Step& step) {
-            TypeScope scope = base;
+            TypeScope scope(&base);
             for (const auto& field : step.form) {
                 scope.Define("form." + field.name, model::ExpressionTypeOf(field.type, field.choices));
             }
@@ -1213,14 +1229,61 @@ private:
     std::vector<std::pair<std::string, YAML::Node>> subflow_nodes_;
 };
 
+bool IsName(const std::string& key) {
+    return !key.empty() && key[0] >= 'a' && key[0] <= 'z' &&
+           std::all_of(key.begin(), key.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+// Keys that become names (steps, roles, fields...) must be usable in
+// expressions. valijson checks propertyNames without reporting which key
+// failed, so this is checked here, with the key's location.
+void CheckNames(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics) {
+    // yaml-cpp's operator[] on a missing key yields an invalid node that throws when used.
+    auto child = [](const YAML::Node& map, std::string_view key) -> YAML::Node {
+        if (map.IsMap()) {
+            for (const auto& entry : map) {
+                if (entry.first.IsScalar() && entry.first.Scalar() == key) {
+                    return entry.second;
+                }
+            }
+        }
+        return YAML::Node(YAML::NodeType::Null);
+    };
+    auto check_map = [&](const YAML::Node& map, const std::string& where) {
+        if (!map.IsMap()) {
+            return;
+        }
+        for (const auto& entry : map) {
+            if (entry.first.IsScalar() && !IsName(entry.first.Scalar())) {
+                diagnostics.Error("bad-name", detail::LocationOf(entry.first, file),
+                                  "'" + entry.first.Scalar() + "' is not a valid name in '" + where + "'",
+                                  "names use lower-case letters, digits and '_', starting with a letter "
+                                  "(e.g. reading_class)");
+            }
+        }
+    };
+    for (const char* section : {"steps", "templates", "roles", "stages", "inputs", "variables", "plugins"}) {
+        const YAML::Node map = child(root, section);
+        check_map(map, section);
+        if ((std::string_view(section) == "steps" || std::string_view(section) == "templates") && map.IsMap()) {
+            for (const auto& entry : map) {
+                if (entry.first.IsScalar()) {
+                    check_map(child(entry.second, "form"), std::string(section) + "." + entry.first.Scalar() + ".form");
+                }
+            }
+        }
+    }
+    const YAML::Node scope = child(root, "scope");
+    check_map(child(scope, "categories"), "scope.categories");
+    check_map(child(scope, "member_types"), "scope.member_types");
+}
+
 LoadResult LoadText(const std::string& text, const std::string& file, const LoadOptions& options,
                     std::set<std::string>& loading) {
     LoadResult result;
     Diagnostics& diagnostics = result.diagnostics;
     if (text.size() > options.limits.max_file_size) {
-        diagnostics.Error("file-too-large", {file, 0, 0},
-                          "file is larger than the limit of " + std::to_string(options.limits.max_file_size) + " bytes",
-                          "raise --max-file-size if this is intended");
+        detail::ReportFileTooLarge(file, options.limits, diagnostics);
         return result;
     }
     if (!detail::CheckUtf8(text, file, diagnostics)) {
@@ -1239,7 +1302,16 @@ LoadResult LoadText(const std::string& text, const std::string& file, const Load
                           "a workflow file is a mapping with apiVersion, kind, id, title, calendar and steps");
         return result;
     }
+    // Refuse oversized workflows before the (costlier) schema validation.
+    if (const auto steps = detail::FindValue(*root, "steps"); steps && steps->IsMap() && steps->size() > options.limits.max_steps) {
+        diagnostics.Error("too-many-steps", detail::LocationOf(*steps, file),
+                          "the workflow has " + std::to_string(steps->size()) + " steps; the limit is " +
+                              std::to_string(options.limits.max_steps),
+                          "raise --max-steps if this is intended");
+        return result;
+    }
     detail::ValidateWorkflowShape(*json, *root, file, diagnostics);
+    CheckNames(*root, file, diagnostics);
     std::error_code error;
     const std::string key = fs::weakly_canonical(file, error).string();
     loading.insert(key);

@@ -226,6 +226,7 @@ bool IsAggregate(std::string_view description) {
            StartsWith(description, "Failed to validate against child schema") ||
            StartsWith(description, "Failed to validate against any schemas allowed by anyOf") ||
            StartsWith(description, "Failed to validate against exactly one child schema") ||
+           StartsWith(description, "Failed to validate against any child schemas allowed by oneOf") ||
            StartsWith(description, "Failed to validate value against any schemas allowed by") ||
            StartsWith(description, "Failed to validate against additional properties schema") ||
            StartsWith(description, "Failed to validate against schema referenced") ||

@@ -190,6 +190,29 @@ public:
         : file_(file), limits_(limits), diagnostics_(diagnostics) {}
 
     std::optional<boost::json::value> Build(const YAML::Node& root) {
+        // Measure first: an alias bomb is tiny as a graph but huge expanded.
+        // Counting shared nodes once (memoised by source position, which
+        // aliases share with their anchor) finds it without expanding it.
+        const std::size_t expanded = ExpandedSize(root, 0);
+        if (expanded > limits_.max_nodes) {
+            YAML::Node culprit = root;
+            // Point at the largest node whose parts are each within the limit.
+            for (bool descended = true; descended;) {
+                descended = false;
+                for (const auto& child : Children(culprit)) {
+                    if (ExpandedSize(child, 0) > limits_.max_nodes) {
+                        culprit.reset(child);
+                        descended = true;
+                        break;
+                    }
+                }
+            }
+            diagnostics_.Error("too-many-nodes", LocationOf(culprit, file_),
+                               "the document expands to more than " + std::to_string(limits_.max_nodes) + " YAML nodes",
+                               "aliases (*name) count each time they are used; use step templates instead of "
+                               "nested aliases, or raise --max-nodes");
+            return std::nullopt;
+        }
         boost::json::value result = Convert(root, 0);
         if (stopped_) {
             return std::nullopt;
@@ -198,6 +221,46 @@ public:
     }
 
 private:
+    static std::vector<YAML::Node> Children(const YAML::Node& node) {
+        std::vector<YAML::Node> children;
+        if (node.IsSequence()) {
+            for (const auto& item : node) {
+                children.push_back(item);
+            }
+        } else if (node.IsMap()) {
+            for (const auto& entry : node) {
+                children.push_back(entry.second);
+            }
+        }
+        return children;
+    }
+
+    std::size_t ExpandedSize(const YAML::Node& node, std::size_t depth) {
+        if (depth > limits_.max_depth) {
+            return 1;  // Convert reports the depth
+        }
+        // Nodes of different types can share a position (a map and its first key); keep them apart.
+        const std::int64_t position =
+            node.Mark().pos < 0 ? -1 : std::int64_t{node.Mark().pos} * 8 + static_cast<int>(node.Type());
+        if (const auto known = sizes_.find(position); position >= 0 && known != sizes_.end()) {
+            return known->second;
+        }
+        std::size_t size = 1;
+        if (node.IsSequence()) {
+            for (const auto& item : node) {
+                size = std::min(size + ExpandedSize(item, depth + 1), limits_.max_nodes + 1);
+            }
+        } else if (node.IsMap()) {
+            for (const auto& entry : node) {
+                size = std::min(size + 1 + ExpandedSize(entry.second, depth + 1), limits_.max_nodes + 1);
+            }
+        }
+        if (position >= 0) {
+            sizes_[position] = size;
+        }
+        return size;
+    }
+
     boost::json::value Convert(const YAML::Node& node, std::size_t depth) {
         if (stopped_) {
             return nullptr;
@@ -273,6 +336,7 @@ private:
     Diagnostics& diagnostics_;
     std::size_t visited_ = 0;
     bool stopped_ = false;
+    std::unordered_map<std::int64_t, std::size_t> sizes_;  // expanded size by source position
 };
 
 }  // namespace
@@ -283,6 +347,11 @@ SourceLocation LocationOf(const YAML::Node& node, const std::string& file) {
         return {file, 0, 0};
     }
     return {file, mark.line + 1, mark.column + 1};
+}
+
+void ReportFileTooLarge(const std::string& file, const LoadLimits& limits, Diagnostics& diagnostics) {
+    diagnostics.Error("file-too-large", {file, 0, 0}, "file is larger than the limit of " + FormatBytes(limits.max_file_size),
+                      "raise --max-file-size if this is intended");
 }
 
 std::optional<std::string> ReadSourceFile(const std::string& path, const LoadLimits& limits,
@@ -303,9 +372,7 @@ std::optional<std::string> ReadSourceFile(const std::string& path, const LoadLim
     stream.read(text.data(), static_cast<std::streamsize>(text.size()));
     text.resize(static_cast<std::size_t>(stream.gcount()));
     if (text.size() > limits.max_file_size) {
-        diagnostics.Error("file-too-large", {path, 0, 0},
-                          "file is larger than the limit of " + FormatBytes(limits.max_file_size),
-                          "raise --max-file-size if this is intended");
+        ReportFileTooLarge(path, limits, diagnostics);
         return std::nullopt;
     }
     if (stream.bad()) {
@@ -398,6 +465,18 @@ std::optional<boost::json::value> ToJson(const YAML::Node& root, const std::stri
                                          Diagnostics& diagnostics) {
     JsonBuilder builder(file, limits, diagnostics);
     return builder.Build(root);
+}
+
+std::optional<YAML::Node> FindValue(const YAML::Node& map, std::string_view key) {
+    if (!map.IsMap()) {
+        return std::nullopt;
+    }
+    for (const auto& entry : map) {
+        if (entry.first.IsScalar() && entry.first.Scalar() == key) {
+            return entry.second;
+        }
+    }
+    return std::nullopt;
 }
 
 std::optional<YAML::Node> FindKeyNode(const YAML::Node& map, std::string_view key) {

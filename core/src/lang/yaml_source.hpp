@@ -19,6 +19,8 @@ namespace cascade::lang::detail {
 // Reads a whole file, refusing it when larger than the limit.
 std::optional<std::string> ReadSourceFile(const std::string& path, const LoadLimits& limits, Diagnostics& diagnostics);
 
+void ReportFileTooLarge(const std::string& file, const LoadLimits& limits, Diagnostics& diagnostics);
+
 // Reports the first invalid UTF-8 sequence with its line and column; true when the text is valid.
 bool CheckUtf8(std::string_view text, const std::string& file, Diagnostics& diagnostics);
 
@@ -36,6 +38,10 @@ SourceLocation LocationOf(const YAML::Node& node, const std::string& file);
 // Follows a valijson context path ("<root>", "[steps]", "[study]", "[0]") to the
 // deepest node that exists; `complete` tells whether the whole path was found.
 YAML::Node FindByContext(const YAML::Node& root, const std::vector<std::string>& context, bool* complete = nullptr);
+
+// For a mapping, the value under `key` (yaml-cpp's operator[] yields a node
+// that throws when the key is missing).
+std::optional<YAML::Node> FindValue(const YAML::Node& map, std::string_view key);
 
 // For a mapping, the node holding a key itself (for "unknown key" locations).
 std::optional<YAML::Node> FindKeyNode(const YAML::Node& map, std::string_view key);

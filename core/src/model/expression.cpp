@@ -11,15 +11,24 @@ namespace cascade::model {
 
 std::string_view TypeKindName(TypeKind kind) {
     switch (kind) {
-    case TypeKind::unknown: return "unknown";
-    case TypeKind::null: return "null";
-    case TypeKind::boolean: return "boolean";
-    case TypeKind::integer: return "integer";
-    case TypeKind::number: return "number";
-    case TypeKind::string: return "string";
-    case TypeKind::date: return "date";
-    case TypeKind::duration: return "duration";
-    case TypeKind::list: return "list";
+    case TypeKind::unknown:
+        return "unknown";
+    case TypeKind::null:
+        return "null";
+    case TypeKind::boolean:
+        return "boolean";
+    case TypeKind::integer:
+        return "integer";
+    case TypeKind::number:
+        return "number";
+    case TypeKind::string:
+        return "string";
+    case TypeKind::date:
+        return "date";
+    case TypeKind::duration:
+        return "duration";
+    case TypeKind::list:
+        return "list";
     }
     return "unknown";
 }
@@ -55,8 +64,8 @@ std::string Type::ToString() const {
 }
 
 TypeKind Value::Kind() const {
-    static constexpr std::array<TypeKind, 8> kKinds{TypeKind::null,   TypeKind::boolean, TypeKind::integer,
-                                                    TypeKind::number, TypeKind::string,  TypeKind::date,
+    static constexpr std::array<TypeKind, 8> kKinds{TypeKind::null,     TypeKind::boolean, TypeKind::integer,
+                                                    TypeKind::number,   TypeKind::string,  TypeKind::date,
                                                     TypeKind::duration, TypeKind::list};
     return kKinds[data.index()];
 }
@@ -83,10 +92,17 @@ std::string QuoteString(const std::string& text) {
     std::string quoted = "'";
     for (const char c : text) {
         switch (c) {
-        case '\\': quoted += "\\\\"; break;
-        case '\'': quoted += "\\'"; break;
-        case '\n': quoted += "\\n"; break;
-        default: quoted += c;
+        case '\\':
+            quoted += "\\\\";
+            break;
+        case '\'':
+            quoted += "\\'";
+            break;
+        case '\n':
+            quoted += "\\n";
+            break;
+        default:
+            quoted += c;
         }
     }
     quoted += '\'';
@@ -118,42 +134,65 @@ std::string Value::ToString() const {
     return std::visit(Printer{}, data);
 }
 
-std::string_view OperatorSymbol(UnaryOp op) { return op == UnaryOp::negate ? "-" : "not"; }
+std::string_view OperatorSymbol(UnaryOp op) {
+    return op == UnaryOp::negate ? "-" : "not";
+}
 
 std::string_view OperatorSymbol(BinaryOp op) {
     switch (op) {
-    case BinaryOp::logical_or: return "or";
-    case BinaryOp::logical_and: return "and";
-    case BinaryOp::equal: return "==";
-    case BinaryOp::not_equal: return "!=";
-    case BinaryOp::less: return "<";
-    case BinaryOp::less_equal: return "<=";
-    case BinaryOp::greater: return ">";
-    case BinaryOp::greater_equal: return ">=";
-    case BinaryOp::in: return "in";
-    case BinaryOp::add: return "+";
-    case BinaryOp::subtract: return "-";
-    case BinaryOp::multiply: return "*";
-    case BinaryOp::divide: return "/";
-    case BinaryOp::modulo: return "%";
+    case BinaryOp::logical_or:
+        return "or";
+    case BinaryOp::logical_and:
+        return "and";
+    case BinaryOp::equal:
+        return "==";
+    case BinaryOp::not_equal:
+        return "!=";
+    case BinaryOp::less:
+        return "<";
+    case BinaryOp::less_equal:
+        return "<=";
+    case BinaryOp::greater:
+        return ">";
+    case BinaryOp::greater_equal:
+        return ">=";
+    case BinaryOp::in:
+        return "in";
+    case BinaryOp::add:
+        return "+";
+    case BinaryOp::subtract:
+        return "-";
+    case BinaryOp::multiply:
+        return "*";
+    case BinaryOp::divide:
+        return "/";
+    case BinaryOp::modulo:
+        return "%";
     }
     return "?";
 }
 
 int Precedence(BinaryOp op) {
     switch (op) {
-    case BinaryOp::logical_or: return 1;
-    case BinaryOp::logical_and: return 2;
+    case BinaryOp::logical_or:
+        return 1;
+    case BinaryOp::logical_and:
+        return 2;
     case BinaryOp::add:
-    case BinaryOp::subtract: return 5;
+    case BinaryOp::subtract:
+        return 5;
     case BinaryOp::multiply:
     case BinaryOp::divide:
-    case BinaryOp::modulo: return 6;
-    default: return 4;  // comparisons and 'in'
+    case BinaryOp::modulo:
+        return 6;
+    default:
+        return 4;  // comparisons and 'in'
     }
 }
 
-bool IsComparison(BinaryOp op) { return Precedence(op) == 4; }
+bool IsComparison(BinaryOp op) {
+    return Precedence(op) == 4;
+}
 
 std::string JoinPath(const std::vector<std::string>& segments) {
     std::string text;

@@ -49,6 +49,12 @@ ParseResult ParseExpression(std::string_view text, const ExpressionLimits& limit
 // defined path is an implicit namespace ("form", "unit").
 class TypeScope {
 public:
+    TypeScope() = default;
+    // A scope layered over `enclosing`, which must outlive it: names defined
+    // here are added to (or shadow) the enclosing ones without copying them,
+    // so each step's form scope costs only its own fields.
+    explicit TypeScope(const TypeScope* enclosing) : enclosing_(enclosing) {}
+
     void Define(std::string dotted_path, model::Type type);
     const model::Type* Find(std::string_view dotted_path) const;  // nullptr if not a leaf
     bool IsNamespace(std::string_view dotted_prefix) const;
@@ -58,6 +64,7 @@ public:
     std::vector<std::string> Paths() const;
 
 private:
+    const TypeScope* enclosing_ = nullptr;
     std::map<std::string, model::Type, std::less<>> leaves_;
     std::map<std::string, std::set<std::string>, std::less<>> children_;
 };

@@ -126,7 +126,7 @@ struct Expression {
     std::variant<LiteralNode, PathNode, UnaryNode, BinaryNode, CallNode, ListNode> node;
     std::size_t offset = 0;  // byte offset of the first character in the source text
     std::size_t length = 0;
-    Type type;               // filled by lang::CheckExpression
+    Type type;  // filled by lang::CheckExpression
 };
 
 // The dotted name of a path: "form.reading_days".
