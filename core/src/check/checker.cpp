@@ -55,6 +55,11 @@ public:
         component_.resize(count_ + 1);
         boost::strong_components(full, boost::make_iterator_property_map(component_.begin(),
                                                                           boost::get(boost::vertex_index, full)));
+        for (const auto& edge : edges_) {
+            if (edge.bounded && component_[edge.from] == component_[edge.to]) {
+                rework_edges_.push_back(edge);
+            }
+        }
         component_size_.assign(count_ + 1, 0);
         for (std::size_t v = 0; v <= count_; ++v) {
             ++component_size_[component_[v]];
@@ -175,12 +180,14 @@ private:
                 has_exit[component_[v]] = true;
             }
         }
+        std::vector<bool> self_loop(count_ + 1, false);
+        for (const auto& edge : edges_) {
+            self_loop[edge.from] = self_loop[edge.from] || edge.from == edge.to;
+        }
         std::set<std::size_t> seen;
         for (std::size_t v = 0; v < count_; ++v) {
             const std::size_t c = component_[v];
-            const bool is_loop = component_size_[c] > 1 || std::any_of(edges_.begin(), edges_.end(), [&](const Edge& e) {
-                                     return e.from == v && e.to == v;
-                                 });
+            const bool is_loop = component_size_[c] > 1 || self_loop[v];
             if (is_loop && !has_exit[c] && reachable_[v] && seen.insert(c).second) {
                 std::string members;
                 for (std::size_t w = 0; w < count_; ++w) {
@@ -290,8 +297,8 @@ private:
                 }
             }
         }
-        for (const auto& edge : edges_) {
-            if (IsRework(edge) && region[edge.from] && edge.from != parallel &&
+        for (const auto& edge : rework_edges_) {
+            if (region[edge.from] && edge.from != parallel &&
                 (!region[edge.to] || edge.to == parallel)) {
                 diagnostics_.Error("rework-leaves-parallel", At(edge.from).next[edge.position].location,
                                    "rework edge from '" + Id(edge.from) + "' to '" + Id(edge.to) +
@@ -353,6 +360,7 @@ private:
     std::size_t count_;
     std::size_t exit_;
     std::vector<Edge> edges_;
+    std::vector<Edge> rework_edges_;  // bounded edges inside a loop; few, so scanned per parallel
     std::vector<std::size_t> component_;
     std::vector<std::size_t> component_size_;
     std::vector<bool> reachable_;

@@ -78,22 +78,45 @@ struct StepSource {
     std::string id;
     YAML::Node key;  // the step id as written, for locations
     std::vector<YAML::Node> chain;
+    // Each chain node's entries, read once: iterating a yaml-cpp map builds
+    // node handles, too slow to repeat for every key of every step.
+    std::vector<std::vector<std::pair<std::string, YAML::Node>>> entries;
 
-    // The first node in the chain that sets `name`, or an undefined node.
-    std::optional<YAML::Node> Find(std::string_view name) const {
-        for (const auto& node : chain) {
-            if (!node.IsMap()) {
-                continue;
-            }
+    void Append(const YAML::Node& node) {
+        chain.push_back(node);
+        auto& flat = entries.emplace_back();
+        if (node.IsMap()) {
+            flat.reserve(node.size());
             for (const auto& entry : node) {
-                if (entry.first.Scalar() == name) {
-                    return entry.second;
+                if (entry.first.IsScalar()) {
+                    flat.emplace_back(entry.first.Scalar(), entry.second);
+                }
+            }
+        }
+    }
+
+    // The first node in the chain that sets `name`.
+    std::optional<YAML::Node> Find(std::string_view name) const {
+        for (const auto& flat : entries) {
+            for (const auto& [key, value] : flat) {
+                if (key == name) {
+                    return value;
                 }
             }
         }
         return std::nullopt;
     }
 };
+
+// Whether text is a role reference: (parent.)*name. The schema reports malformed ones.
+bool IsRolePath(std::string_view text) {
+    while (text.rfind("parent.", 0) == 0) {
+        text.remove_prefix(7);
+    }
+    return !text.empty() && text[0] >= 'a' && text[0] <= 'z' &&
+           std::all_of(text.begin(), text.end(),
+                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
 
 class WorkflowBuilder {
 public:
@@ -199,8 +222,7 @@ private:
             return std::nullopt;
         }
         // A malformed reference was reported by the schema; do not also call it unknown.
-        static const std::regex kRolePath(R"(^(parent\.)*[a-z][a-z0-9_]*$)");
-        if (!std::regex_match(node->Scalar(), kRolePath)) {
+        if (!IsRolePath(node->Scalar())) {
             return std::nullopt;
         }
         model::RoleRef role;
@@ -425,7 +447,7 @@ private:
 
     // Resolves the template chain of a step or template; reports unknown templates and cycles.
     void ResolveChain(const YAML::Node& node, StepSource& source) {
-        source.chain.push_back(node);
+        source.Append(node);
         std::set<std::string> seen;
         YAML::Node current = node;
         for (;;) {
@@ -449,7 +471,7 @@ private:
                                    "template '" + name + "' extends itself through a chain of templates");
                 return;
             }
-            source.chain.push_back(found->second.second);
+            source.Append(found->second.second);
             current.reset(found->second.second);  // rebind; operator= would write through to the step
         }
     }
@@ -1136,8 +1158,12 @@ private:
             auto& step = definition.steps[definition.step_index.at(when.step)];
             auto& transition = step.next[when.edge];
             if (transition.when) {
-                CheckOne(*transition.when, when.node, step.form.empty() ? base : scope_for(step),
-                         model::TypeKind::boolean);
+                // Only steps with a form need a scope of their own; never copy the base scope.
+                if (step.form.empty()) {
+                    CheckOne(*transition.when, when.node, base, model::TypeKind::boolean);
+                } else {
+                    CheckOne(*transition.when, when.node, scope_for(step), model::TypeKind::boolean);
+                }
             }
         }
     }
@@ -1293,7 +1319,7 @@ LoadResult LoadText(const std::string& text, const std::string& file, const Load
     if (!root) {
         return result;
     }
-    auto json = detail::ToJson(*root, file, options.limits, diagnostics);
+    auto json = detail::ToJson(*root, file, options.limits, diagnostics, text.find('*') != std::string::npos);
     if (!json) {
         return result;
     }

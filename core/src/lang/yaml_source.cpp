@@ -186,14 +186,14 @@ boost::json::value ScalarToJson(const YAML::Node& node) {
 
 class JsonBuilder {
 public:
-    JsonBuilder(const std::string& file, const LoadLimits& limits, Diagnostics& diagnostics)
-        : file_(file), limits_(limits), diagnostics_(diagnostics) {}
+    JsonBuilder(const std::string& file, const LoadLimits& limits, Diagnostics& diagnostics, bool may_have_aliases)
+        : file_(file), limits_(limits), diagnostics_(diagnostics), may_have_aliases_(may_have_aliases) {}
 
     std::optional<boost::json::value> Build(const YAML::Node& root) {
         // Measure first: an alias bomb is tiny as a graph but huge expanded.
         // Counting shared nodes once (memoised by source position, which
         // aliases share with their anchor) finds it without expanding it.
-        const std::size_t expanded = ExpandedSize(root, 0);
+        const std::size_t expanded = may_have_aliases_ ? ExpandedSize(root, 0) : 0;
         if (expanded > limits_.max_nodes) {
             YAML::Node culprit = root;
             // Point at the largest node whose parts are each within the limit.
@@ -334,6 +334,7 @@ private:
     const std::string& file_;
     const LoadLimits& limits_;
     Diagnostics& diagnostics_;
+    bool may_have_aliases_;
     std::size_t visited_ = 0;
     bool stopped_ = false;
     std::unordered_map<std::int64_t, std::size_t> sizes_;  // expanded size by source position
@@ -462,8 +463,8 @@ std::optional<YAML::Node> ParseYaml(const std::string& text, const std::string& 
 }
 
 std::optional<boost::json::value> ToJson(const YAML::Node& root, const std::string& file, const LoadLimits& limits,
-                                         Diagnostics& diagnostics) {
-    JsonBuilder builder(file, limits, diagnostics);
+                                         Diagnostics& diagnostics, bool may_have_aliases) {
+    JsonBuilder builder(file, limits, diagnostics, may_have_aliases);
     return builder.Build(root);
 }
 

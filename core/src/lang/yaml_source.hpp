@@ -30,8 +30,10 @@ std::optional<YAML::Node> ParseYaml(const std::string& text, const std::string& 
 // Walks the document within the limits, reporting duplicate mapping keys,
 // non-scalar keys, and limit breaches. Produces the JSON form used for schema
 // validation (plain scalars typed as YAML 1.2 core: null, bool, int, float, string).
+// `may_have_aliases` false (the source text holds no '*') skips measuring the
+// expanded size, which only aliases can make larger than the node count.
 std::optional<boost::json::value> ToJson(const YAML::Node& root, const std::string& file, const LoadLimits& limits,
-                                         Diagnostics& diagnostics);
+                                         Diagnostics& diagnostics, bool may_have_aliases = true);
 
 SourceLocation LocationOf(const YAML::Node& node, const std::string& file);
 
