@@ -22,29 +22,39 @@ std::string GenerateWorkflow(std::size_t steps) {
     const std::size_t blocks = std::max<std::size_t>(1, steps / 10);
     std::string text;
     text.reserve(blocks * 1200);
-    text += "apiVersion: cascade/v1\nkind: Workflow\nid: bench\ntitle: {zh: 基准, en: Benchmark}\n"
-            "calendar: {start: 2023-09-01, end: 2024-01-31}\n"
-            "roles: {leader: {title: 第一责任人}, office: {title: 办公室}}\n"
-            "scope: {categories: {township: 乡镇, department: 部门}, member_types: {mobile: 流动党员}}\n"
-            "stages: {study: {title: 理论学习}, rectify: {title: 整改}}\n"
-            "steps:\n";
+    text +=
+        "apiVersion: cascade/v1\nkind: Workflow\nid: bench\ntitle: {zh: 基准, en: Benchmark}\n"
+        "calendar: {start: 2023-09-01, end: 2024-01-31}\n"
+        "roles: {leader: {title: 第一责任人}, office: {title: 办公室}}\n"
+        "scope: {categories: {township: 乡镇, department: 部门}, member_types: {mobile: 流动党员}}\n"
+        "stages: {study: {title: 理论学习}, rectify: {title: 整改}}\n"
+        "steps:\n";
     for (std::size_t b = 0; b < blocks; ++b) {
         const std::string n = std::to_string(b);
         const std::string next = b + 1 < blocks ? "t" + std::to_string(b + 1) : "done";
-        text += "  t" + n + ":\n    kind: task\n    stage: study\n    assignee: leader\n"
+        text += "  t" + n +
+                ":\n    kind: task\n    stage: study\n    assignee: leader\n"
                 "    form:\n      reading_days: {type: integer, minimum: 0}\n      sessions: {type: integer}\n"
-                "    gate: form.reading_days >= 7 and form.sessions >= 2\n    next: d" + n + "\n";
-        text += "  d" + n + ":\n    kind: decision\n    next:\n"
-                "      - {to: t" + n + ", when: steps.t" + n + ".form.sessions < 2 and unit.category == 'township', max_rounds: 2}\n"
-                "      - {to: p" + n + "}\n";
+                "    gate: form.reading_days >= 7 and form.sessions >= 2\n    next: d" +
+                n + "\n";
+        text += "  d" + n +
+                ":\n    kind: decision\n    next:\n"
+                "      - {to: t" +
+                n + ", when: steps.t" + n +
+                ".form.sessions < 2 and unit.category == 'township', max_rounds: 2}\n"
+                "      - {to: p" +
+                n + "}\n";
         text += "  p" + n + ": {kind: parallel, next: [a" + n + ", b" + n + ", c" + n + "]}\n";
         for (const char* branch : {"a", "b", "c"}) {
-            text += "  " + std::string(branch) + n + ": {kind: task, assignee: leader, applies_if: 'unit.members.mobile > 0', next: j" + n + "}\n";
+            text += "  " + std::string(branch) + n +
+                    ": {kind: task, assignee: leader, applies_if: 'unit.members.mobile > 0', next: j" + n + "}\n";
         }
         text += "  j" + n + ": {kind: join, require: all, next: r" + n + "}\n";
-        text += "  r" + n + ":\n    kind: task\n    stage: rectify\n    assignee: leader\n"
+        text += "  r" + n +
+                ":\n    kind: task\n    stage: rectify\n    assignee: leader\n"
                 "    review: {by: parent.office, max_rounds: 3}\n    due: 10 working days\n    remind: [P7D, P1D]\n"
-                "    escalate: {after: P3D, to: parent.leader}\n    next: s" + n + "\n";
+                "    escalate: {after: P3D, to: parent.leader}\n    next: s" +
+                n + "\n";
         text += "  s" + n + ": {kind: task, assignee: leader, next: u" + n + "}\n";
         text += "  u" + n + ": {kind: task, assignee: leader, next: " + next + "}\n";
     }
@@ -102,7 +112,8 @@ int main(int argc, char** argv) {
         if (first_per_nlogn == 0) {
             first_per_nlogn = per_nlogn;
         }
-        std::printf("%8zu %10zu %12.2f %12.2f %14.1f\n", loaded_steps, text.size(), median, median * 1000 / n, per_nlogn);
+        std::printf("%8zu %10zu %12.2f %12.2f %14.1f\n", loaded_steps, text.size(), median, median * 1000 / n,
+                    per_nlogn);
     }
     return 0;
 }

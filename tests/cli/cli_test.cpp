@@ -1,16 +1,16 @@
 // End-to-end tests of the `cascade` binary: exit codes, where output goes
 // (diagnostics on stderr, results on stdout), the JSON diagnostics format,
 // the graph renderers and the outline, run as a user would run them.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <cstdlib>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -97,7 +97,9 @@ Run Cascade(const std::vector<std::string>& arguments) {
     return run;
 }
 
-bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool Contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 std::string Minimal() {
     return (fs::path(CASCADE_SOURCE_DIR) / "tests" / "data" / "valid" / "minimal.yaml").string();
@@ -150,7 +152,8 @@ TEST_CASE("cli: validate reports file:line:col and exits 1") {
     const Run run = Cascade({"validate", file.string()});
     INFO(Describe(run));
     CHECK(run.exit_code == 1);
-    CHECK(Contains(run.err, file.string() + ":12:11: error: unknown step 'reveiw'\n    hint: did you mean 'review'?\n"));
+    CHECK(
+        Contains(run.err, file.string() + ":12:11: error: unknown step 'reveiw'\n    hint: did you mean 'review'?\n"));
     CHECK(Contains(run.out, file.string() + ": 1 error"));
 
     // One invalid file among valid ones still fails the run, and each file is reported.

@@ -36,9 +36,13 @@ using cascade::lang::Severity;
 
 namespace {
 
-fs::path SourceDir() { return fs::path(CASCADE_SOURCE_DIR).lexically_normal(); }
+fs::path SourceDir() {
+    return fs::path(CASCADE_SOURCE_DIR).lexically_normal();
+}
 
-fs::path CorpusDir() { return (SourceDir() / "tests" / "data" / "invalid").lexically_normal(); }
+fs::path CorpusDir() {
+    return (SourceDir() / "tests" / "data" / "invalid").lexically_normal();
+}
 
 std::string ReadBytes(const fs::path& path) {
     std::ifstream stream(path, std::ios::binary);
@@ -89,8 +93,7 @@ std::vector<std::string> Render(const std::vector<Diagnostic>& diagnostics, cons
         where += std::to_string(diagnostic.location.line) + ":" + std::to_string(diagnostic.location.column);
         std::string message = diagnostic.message;
         ReplaceAll(message, folder.string() + "/", "");
-        lines.push_back(where + ": " + std::string(cascade::lang::SeverityName(diagnostic.severity)) + ": " +
-                        message);
+        lines.push_back(where + ": " + std::string(cascade::lang::SeverityName(diagnostic.severity)) + ": " + message);
         if (!diagnostic.hint.empty()) {
             lines.push_back("hint: " + diagnostic.hint);
         }
@@ -179,9 +182,10 @@ TEST_CASE("corpus: invalid workflows") {
         DYNAMIC_SECTION(name) {
             INFO("corpus file: " << file.string());
             // NNN-check-name.yaml, each number used once.
-            const bool well_named = name.size() > 8 && std::all_of(name.begin(), name.begin() + 3, [](char c) {
-                                        return c >= '0' && c <= '9';
-                                    }) && name[3] == '-';
+            const bool well_named =
+                name.size() > 8 &&
+                std::all_of(name.begin(), name.begin() + 3, [](char c) { return c >= '0' && c <= '9'; }) &&
+                name[3] == '-';
             CHECK(well_named);
             CHECK(numbers.insert(name.substr(0, 3)).second);
 
@@ -254,8 +258,8 @@ TEST_CASE("corpus: hostile input") {
     SECTION("200 nested flow sequences stop at the depth limit, where it is crossed") {
         // `description` is a top-level value (depth 1): its k-th '[' is at depth k.
         const std::string prefix = "description: ";
-        const std::string text = std::string(kValidHead) + prefix + std::string(200, '[') + std::string(200, ']') +
-                                 "\n" + kValidSteps;
+        const std::string text =
+            std::string(kValidHead) + prefix + std::string(200, '[') + std::string(200, ']') + "\n" + kValidSteps;
         const Diagnostic error = OnlyError(ValidateWorkflowText(text, "deep.yaml"));
         CHECK(error.code == "too-deep");
         CHECK(error.location.line == kValidHeadLines + 1);

@@ -53,8 +53,8 @@ public:
         // Strongly connected components of the full graph tell which edges close loops.
         Graph full = MakeGraph([](const Edge&) { return true; });
         component_.resize(count_ + 1);
-        boost::strong_components(full, boost::make_iterator_property_map(component_.begin(),
-                                                                          boost::get(boost::vertex_index, full)));
+        boost::strong_components(
+            full, boost::make_iterator_property_map(component_.begin(), boost::get(boost::vertex_index, full)));
         for (const auto& edge : edges_) {
             if (edge.bounded && component_[edge.from] == component_[edge.to]) {
                 rework_edges_.push_back(edge);
@@ -142,10 +142,10 @@ private:
         reachable_ = Reach(graph, start, false);
         for (std::size_t v = 0; v < count_; ++v) {
             if (!reachable_[v]) {
-                diagnostics_.Error("unreachable-step", At(v).location,
-                                   "step '" + Id(v) + "' can never be reached from the start step '" +
-                                       definition_.start_step + "'",
-                                   "add a transition to it, or remove it");
+                diagnostics_.Error(
+                    "unreachable-step", At(v).location,
+                    "step '" + Id(v) + "' can never be reached from the start step '" + definition_.start_step + "'",
+                    "add a transition to it, or remove it");
             }
         }
     }
@@ -219,6 +219,7 @@ private:
         boost::lengauer_tarjan_dominator_tree(backward, exit_, boost::make_iterator_property_map(idom.begin(), index));
         // idom in the reversed graph is the immediate post-dominator in the forward one.
         std::map<std::size_t, std::vector<std::size_t>> parallels_of_join;
+        std::set<std::size_t> excused_joins;
         for (std::size_t p = 0; p < count_; ++p) {
             const Step& step = At(p);
             if (step.kind != StepKind::parallel || !reachable_[p] || !finishes_[p]) {
@@ -226,10 +227,12 @@ private:
             }
             const Vertex meet = idom[p];
             if (step.next.size() < 2) {
-                // Reported by the loader; still pair it with its join so the join is not blamed.
-                if (meet != boost::graph_traits<Graph>::null_vertex() && meet != exit_ &&
-                    At(meet).kind == StepKind::join) {
-                    parallels_of_join[meet].push_back(p);
+                // Reported by the loader; the joins after it are not blamed as well.
+                const auto after = Reach(forward, p, false);
+                for (std::size_t j = 0; j < count_; ++j) {
+                    if (after[j] && At(j).kind == StepKind::join) {
+                        excused_joins.insert(j);
+                    }
                 }
                 continue;
             }
@@ -242,8 +245,7 @@ private:
             if (At(meet).kind != StepKind::join) {
                 diagnostics_.Error("parallel-never-joins", step.location,
                                    "the branches of parallel '" + step.id + "' first meet at '" + Id(meet) +
-                                       "', which is " + Article(model::StepKindName(At(meet).kind)) +
-                                       ", not a join",
+                                       "', which is " + Article(model::StepKindName(At(meet).kind)) + ", not a join",
                                    At(meet).kind == StepKind::end
                                        ? "add a 'kind: join' step before '" + Id(meet) + "'"
                                        : "make '" + Id(meet) + "' a 'kind: join' step, or add a join before it");
@@ -266,12 +268,13 @@ private:
                 continue;
             }
             const auto found = parallels_of_join.find(j);
-            if (found == parallels_of_join.end()) {
+            if (found == parallels_of_join.end() && excused_joins.count(j) == 0) {
                 diagnostics_.Error("join-without-parallel", At(j).location,
-                                   "join '" + Id(j) + "' is not where the branches of any parallel meet, so it would "
-                                   "wait for branches that never started",
+                                   "join '" + Id(j) +
+                                       "' is not where the branches of any parallel meet, so it would "
+                                       "wait for branches that never started",
                                    "route the branches of one parallel into it, or make it a plain step");
-            } else if (found->second.size() > 1) {
+            } else if (found != parallels_of_join.end() && found->second.size() > 1) {
                 diagnostics_.Error("join-shared", At(j).location,
                                    "join '" + Id(j) + "' closes parallels '" + Id(found->second[0]) + "' and '" +
                                        Id(found->second[1]) + "'; each parallel needs its own join",
@@ -298,8 +301,7 @@ private:
             }
         }
         for (const auto& edge : rework_edges_) {
-            if (region[edge.from] && edge.from != parallel &&
-                (!region[edge.to] || edge.to == parallel)) {
+            if (region[edge.from] && edge.from != parallel && (!region[edge.to] || edge.to == parallel)) {
                 diagnostics_.Error("rework-leaves-parallel", At(edge.from).next[edge.position].location,
                                    "rework edge from '" + Id(edge.from) + "' to '" + Id(edge.to) +
                                        "' leaves the branches of parallel '" + Id(parallel) + "', so join '" +
@@ -330,14 +332,14 @@ private:
             const Step& step = At(v);
             if (step.opens && *earliest[v] < *step.opens) {
                 earliest[v] = *step.opens;
-                cause[v] = "it opens on " + step.opens->ToString();
+                cause[v] = "'" + step.id + "' opens on " + step.opens->ToString();
             }
             const bool own_opening = step.opens && step.due.date < *step.opens;  // the loader reports that one
             if (step.due.kind == model::DeadlineKind::date && step.due.date < *earliest[v] && !own_opening) {
                 diagnostics_.Error("due-before-start", step.due.location,
                                    "step '" + step.id + "' is due " + step.due.date.ToString() +
                                        ", but it cannot start before " + earliest[v]->ToString() +
-                                       (cause[v].empty() ? std::string() : " (" + cause[v] + ")"));
+                                       (cause[v].empty() ? std::string() : " (because " + cause[v] + ")"));
             }
             for (auto [it, end] = boost::out_edges(v, forward); it != end; ++it) {
                 const std::size_t next = boost::target(*it, forward);
@@ -345,11 +347,12 @@ private:
                     continue;
                 }
                 // A join waiting for all branches starts after the latest; other steps after the earliest.
-                const bool waits_for_all = At(next).kind == StepKind::join && At(next).join_rule == model::JoinRule::all;
-                if (!earliest[next] || (waits_for_all ? *earliest[next] < *earliest[v] : *earliest[v] < *earliest[next])) {
+                const bool waits_for_all =
+                    At(next).kind == StepKind::join && At(next).join_rule == model::JoinRule::all;
+                if (!earliest[next] ||
+                    (waits_for_all ? *earliest[next] < *earliest[v] : *earliest[v] < *earliest[next])) {
                     earliest[next] = earliest[v];
-                    cause[next] = cause[v].empty() ? std::string()
-                                                   : "after '" + step.id + "', and " + cause[v];
+                    cause[next] = cause[v];
                 }
             }
         }
@@ -379,11 +382,10 @@ void CheckGraph(const Definition& definition, lang::Diagnostics& diagnostics) {
         for (std::size_t position = 0; position < step.next.size(); ++position) {
             const auto& transition = step.next[position];
             const auto target = definition.StepIndex(transition.to);
-            if (transition.max_rounds && target &&
-                !checker.IsRework({from, *target, position, true})) {
-                diagnostics.Warning("rounds-without-loop", transition.location,
-                                    "max_rounds has no effect: the edge to '" + transition.to +
-                                        "' is not part of a loop");
+            if (transition.max_rounds && target && !checker.IsRework({from, *target, position, true})) {
+                diagnostics.Warning(
+                    "rounds-without-loop", transition.location,
+                    "max_rounds has no effect: the edge to '" + transition.to + "' is not part of a loop");
             }
         }
     }

@@ -6,6 +6,8 @@
 #include "cascade/check/checker.hpp"
 #include "cascade/cli/render.hpp"
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
@@ -14,8 +16,6 @@
 #include <iostream>
 #include <set>
 #include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace cascade::cli {
 
@@ -41,12 +41,14 @@ struct LimitOptions {
         command.add_option("--max-steps", limits.max_steps, "Refuse workflows with more steps")
             ->capture_default_str()
             ->group("Limits");
-        command.add_option("--max-expression-length", limits.max_expression_length,
-                           "Refuse expressions longer than this many characters")
+        command
+            .add_option("--max-expression-length", limits.max_expression_length,
+                        "Refuse expressions longer than this many characters")
             ->capture_default_str()
             ->group("Limits");
-        command.add_option("--max-expression-depth", limits.max_expression_depth,
-                           "Refuse expressions nested deeper than this")
+        command
+            .add_option("--max-expression-depth", limits.max_expression_depth,
+                        "Refuse expressions nested deeper than this")
             ->capture_default_str()
             ->group("Limits");
     }
@@ -140,12 +142,14 @@ std::optional<std::string> DotToSvg(const std::string& dot_text, std::string& er
 }  // namespace
 
 int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-    CLI::App app{"Cascade runs campaigns: a programme handed down a tree of units and carried out by every unit in "
-                 "stages, under deadlines.\nThis command validates, draws and outlines workflow files.",
-                 "cascade"};
+    CLI::App app{
+        "Cascade runs campaigns: a programme handed down a tree of units and carried out by every unit in "
+        "stages, under deadlines.\nThis command validates, draws and outlines workflow files.",
+        "cascade"};
     app.require_subcommand(1);
-    app.footer("Exit status: 0 success, 1 invalid input, 2 usage error.\n"
-               "Reference: docs/workflow-language.md. Run 'cascade COMMAND --help' for a command's manual.");
+    app.footer(
+        "Exit status: 0 success, 1 invalid input, 2 usage error.\n"
+        "Reference: docs/workflow-language.md. Run 'cascade COMMAND --help' for a command's manual.");
     app.set_version_flag("--version", "cascade 0.1.0");
 
     // validate
@@ -167,9 +171,10 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         ->capture_default_str();
     validate->add_flag("-q,--quiet", quiet, "Print only problems, not the per-file summary");
     validate_limits.AddTo(*validate);
-    validate->footer("Example:\n  cascade validate workflows/theme-education.yaml\n"
-                     "  cascade validate --format json workflows/*.yaml | jq '.[].message'\n\n"
-                     "Exit status: 0 all files valid (warnings allowed), 1 any error, 2 usage error.");
+    validate->footer(
+        "Example:\n  cascade validate workflows/theme-education.yaml\n"
+        "  cascade validate --format json workflows/*.yaml | jq '.[].message'\n\n"
+        "Exit status: 0 all files valid (warnings allowed), 1 any error, 2 usage error.");
 
     // graph
     std::string graph_file;
@@ -192,8 +197,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         ->capture_default_str();
     graph->add_option("-o,--output", graph_output, "Write to this file instead of standard output");
     graph_limits.AddTo(*graph);
-    graph->footer("Example:\n  cascade graph workflows/theme-education.yaml --format svg -o campaign.svg\n"
-                  "  cascade graph workflows/theme-education.yaml --format mermaid --lang en");
+    graph->footer(
+        "Example:\n  cascade graph workflows/theme-education.yaml --format svg -o campaign.svg\n"
+        "  cascade graph workflows/theme-education.yaml --format mermaid --lang en");
 
     // show
     std::string show_file;
@@ -204,7 +210,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         "Print a readable outline of a workflow: its steps in order, grouped by stage, with who does what by when, "
         "the forms to fill, gates, reviews, reminders, escalation and where the work goes next.");
     show->add_option("file", show_file, "Workflow file")->required()->check(CLI::ExistingFile);
-    show->add_option("--lang", show_language, "Language: zh or en")->check(CLI::IsMember({"zh", "en"}))->capture_default_str();
+    show->add_option("--lang", show_language, "Language: zh or en")
+        ->check(CLI::IsMember({"zh", "en"}))
+        ->capture_default_str();
     show_limits.AddTo(*show);
     show->footer("Example:\n  cascade show workflows/theme-education.yaml --lang en");
 

@@ -64,8 +64,7 @@ std::string DurationText(const model::Duration& duration, std::string_view langu
     if (language != "zh") {
         return duration.ToString();
     }
-    return std::to_string(duration.amount) +
-           (duration.unit == model::DurationUnit::working_days ? "个工作日" : "天");
+    return std::to_string(duration.amount) + (duration.unit == model::DurationUnit::working_days ? "个工作日" : "天");
 }
 
 std::string DeadlineText(const model::Deadline& deadline, std::string_view language) {
@@ -81,7 +80,8 @@ std::string StepLabel(const Step& step, std::string_view language) {
         label += "\n" + step.assignee->ToString();
     }
     if (step.due.kind != model::DeadlineKind::none) {
-        label += (step.assignee ? " · " : "\n") + std::string(language == "zh" ? "截止 " : "due ") + DeadlineText(step.due, language);
+        label += (step.assignee ? " · " : "\n") + std::string(language == "zh" ? "截止 " : "due ") +
+                 DeadlineText(step.due, language);
     }
     return label;
 }
@@ -182,13 +182,25 @@ std::string RenderDot(const Definition& definition, std::string_view language) {
             const Step& step = definition.steps[index];
             std::string shape;
             switch (step.kind) {
-            case StepKind::task: shape = "shape=box, style=rounded"; break;
-            case StepKind::action: shape = "shape=box, style=\"rounded,filled\", fillcolor=lightblue"; break;
-            case StepKind::decision: shape = "shape=diamond"; break;
+            case StepKind::task:
+                shape = "shape=box, style=rounded";
+                break;
+            case StepKind::action:
+                shape = "shape=box, style=\"rounded,filled\", fillcolor=lightblue";
+                break;
+            case StepKind::decision:
+                shape = "shape=diamond";
+                break;
             case StepKind::parallel:
-            case StepKind::join: shape = "shape=box, style=filled, fillcolor=black, fontcolor=white, height=0.2"; break;
-            case StepKind::subflow: shape = "shape=box, peripheries=2"; break;
-            case StepKind::end: shape = "shape=doublecircle"; break;
+            case StepKind::join:
+                shape = "shape=box, style=filled, fillcolor=black, fontcolor=white, height=0.2";
+                break;
+            case StepKind::subflow:
+                shape = "shape=box, peripheries=2";
+                break;
+            case StepKind::end:
+                shape = "shape=doublecircle";
+                break;
             }
             dot << indent << '"' << DotEscape(step.id) << "\" [label=\"" << DotEscape(StepLabel(step, language))
                 << "\", " << shape << "];\n";
@@ -236,24 +248,38 @@ std::string RenderMermaid(const Definition& definition, std::string_view languag
         std::string indent = "  ";
         if (!stage.empty()) {
             const auto* named = definition.FindStage(stage);
-            out << "  subgraph stage_" << stage << "[\"" << MermaidEscape(named ? Title(named->title, language, stage) : stage)
-                << "\"]\n";
+            out << "  subgraph stage_" << stage << "[\""
+                << MermaidEscape(named ? Title(named->title, language, stage) : stage) << "\"]\n";
             indent = "    ";
         }
         for (const std::size_t index : members) {
             const Step& step = definition.steps[index];
             std::string label = StepLabel(step, language);
-            std::replace(label.begin(), label.end(), '\n', ' ');
+            for (std::size_t at = label.find('\n'); at != std::string::npos; at = label.find('\n', at)) {
+                label.replace(at, 1, "<br/>");
+            }
             label = MermaidEscape(label);
             std::string node;
             switch (step.kind) {
-            case StepKind::task: node = "(\"" + label + "\")"; break;
-            case StepKind::action: node = "[[\"" + label + "\"]]"; break;
-            case StepKind::decision: node = "{\"" + label + "\"}"; break;
+            case StepKind::task:
+                node = "(\"" + label + "\")";
+                break;
+            case StepKind::action:
+                node = "[[\"" + label + "\"]]";
+                break;
+            case StepKind::decision:
+                node = "{\"" + label + "\"}";
+                break;
             case StepKind::parallel:
-            case StepKind::join: node = "[/\"" + label + "\"\\]"; break;
-            case StepKind::subflow: node = "[[\"" + label + "\"]]"; break;
-            case StepKind::end: node = "((\"" + label + "\"))"; break;
+            case StepKind::join:
+                node = "[/\"" + label + "\"\\]";
+                break;
+            case StepKind::subflow:
+                node = "[[\"" + label + "\"]]";
+                break;
+            case StepKind::end:
+                node = "((\"" + label + "\"))";
+                break;
             }
             out << indent << step.id << node << "\n";
         }
@@ -348,8 +374,9 @@ std::string RenderOutline(const Definition& definition, std::string_view languag
             current_stage = step.stage;
             const auto* stage = definition.FindStage(step.stage);
             out << "\n"
-                << (step.stage.empty() ? std::string(zh ? "（未分阶段）" : "(no stage)")
-                                       : "■ " + Title(stage ? stage->title : model::LocalizedText{}, language, step.stage))
+                << (step.stage.empty()
+                        ? std::string(zh ? "（未分阶段）" : "(no stage)")
+                        : "■ " + Title(stage ? stage->title : model::LocalizedText{}, language, step.stage))
                 << "\n";
         }
         ++number;
@@ -407,20 +434,22 @@ std::string RenderOutline(const Definition& definition, std::string_view languag
         }
         if (step.review) {
             line("审核：", "review: ",
-                 step.review->by.ToString() + (zh ? "，最多 " : ", at most ") + std::to_string(step.review->max_rounds) +
-                     (zh ? " 轮" : " rounds"));
+                 step.review->by.ToString() + (zh ? "，最多 " : ", at most ") +
+                     std::to_string(step.review->max_rounds) + (zh ? " 轮" : " rounds"));
         }
         if (step.kind == StepKind::action) {
-            line("插件：", "plugin: ", step.action.plugin + (step.action.action.empty() ? "" : "." + step.action.action));
+            line("插件：",
+                 "plugin: ", step.action.plugin + (step.action.action.empty() ? "" : "." + step.action.action));
         }
         if (step.kind == StepKind::subflow) {
             line("下级流程：", "cascades: ", step.subflow.workflow_path);
         }
         if (step.kind == StepKind::join) {
             line("汇合：", "joins: ",
-                 step.join_rule == model::JoinRule::all   ? std::string(zh ? "全部分支" : "all branches")
-                 : step.join_rule == model::JoinRule::any ? std::string(zh ? "任一分支" : "any branch")
-                                                          : (zh ? "至少 " : "at least ") + std::to_string(step.join_count));
+                 step.join_rule == model::JoinRule::all ? std::string(zh ? "全部分支" : "all branches")
+                 : step.join_rule == model::JoinRule::any
+                     ? std::string(zh ? "任一分支" : "any branch")
+                     : (zh ? "至少 " : "at least ") + std::to_string(step.join_count));
         }
         std::string next;
         for (const auto& transition : step.next) {

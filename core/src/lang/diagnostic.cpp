@@ -2,8 +2,8 @@
 #include "cascade/lang/diagnostic.hpp"
 
 #include <algorithm>
-#include <tuple>
 #include <boost/json.hpp>
+#include <tuple>
 
 namespace cascade::lang {
 
@@ -39,9 +39,12 @@ void Diagnostics::SortByLocation() {
 
 std::string_view SeverityName(Severity severity) {
     switch (severity) {
-    case Severity::error: return "error";
-    case Severity::warning: return "warning";
-    case Severity::note: return "note";
+    case Severity::error:
+        return "error";
+    case Severity::warning:
+        return "warning";
+    case Severity::note:
+        return "note";
     }
     return "error";
 }

@@ -46,8 +46,8 @@ const std::map<StepKind, std::set<std::string>>& KindKeys() {
 }
 
 const std::set<std::string>& CommonKeys() {
-    static const std::set<std::string> keys = {"kind",       "extends", "title", "description", "stage",
-                                               "applies_to", "applies_if", "opens", "on",         "next"};
+    static const std::set<std::string> keys = {"kind",       "extends",    "title", "description", "stage",
+                                               "applies_to", "applies_if", "opens", "on",          "next"};
     return keys;
 }
 
@@ -65,10 +65,14 @@ std::optional<std::int64_t> ParseMilliseconds(std::string_view text) {
     if (i == 0) {
         return std::nullopt;
     }
-    if (unit == "ms") return value;
-    if (unit == "s") return value * 1000;
-    if (unit == "m") return value * 60'000;
-    if (unit == "h") return value * 3'600'000;
+    if (unit == "ms")
+        return value;
+    if (unit == "s")
+        return value * 1000;
+    if (unit == "m")
+        return value * 60'000;
+    if (unit == "h")
+        return value * 3'600'000;
     return std::nullopt;
 }
 
@@ -98,8 +102,8 @@ struct StepSource {
     // The first node in the chain that sets `name`.
     std::optional<YAML::Node> Find(std::string_view name) const {
         for (const auto& flat : entries) {
-            for (const auto& [key, value] : flat) {
-                if (key == name) {
+            for (const auto& [entry_key, value] : flat) {
+                if (entry_key == name) {
                     return value;
                 }
             }
@@ -113,16 +117,20 @@ bool IsRolePath(std::string_view text) {
     while (text.rfind("parent.", 0) == 0) {
         text.remove_prefix(7);
     }
-    return !text.empty() && text[0] >= 'a' && text[0] <= 'z' &&
-           std::all_of(text.begin(), text.end(),
-                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+    return !text.empty() && text[0] >= 'a' && text[0] <= 'z' && std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
 }
 
 class WorkflowBuilder {
 public:
     WorkflowBuilder(const std::string& file, const std::string& text, const LoadOptions& options, LoadResult& result,
                     std::set<std::string>& loading)
-        : file_(file), text_(text), options_(options), result_(result), diagnostics_(result.diagnostics),
+        : file_(file),
+          text_(text),
+          options_(options),
+          result_(result),
+          diagnostics_(result.diagnostics),
           loading_(loading) {}
 
     void Build(const YAML::Node& root) {
@@ -336,10 +344,18 @@ private:
         using model::FieldType;
         bool ok = true;
         switch (type) {
-        case FieldType::integer: ok = value.is_int64() || value.is_uint64(); break;
-        case FieldType::number: ok = value.is_number(); break;
-        case FieldType::boolean: ok = value.is_bool(); break;
-        case FieldType::date: ok = value.is_string() && model::Date::Parse(value.as_string()).has_value(); break;
+        case FieldType::integer:
+            ok = value.is_int64() || value.is_uint64();
+            break;
+        case FieldType::number:
+            ok = value.is_number();
+            break;
+        case FieldType::boolean:
+            ok = value.is_bool();
+            break;
+        case FieldType::date:
+            ok = value.is_string() && model::Date::Parse(value.as_string()).has_value();
+            break;
         case FieldType::duration:
             ok = value.is_string() && model::Duration::Parse(value.as_string()).has_value();
             break;
@@ -348,9 +364,13 @@ private:
                  std::find(choices.begin(), choices.end(), std::string(value.as_string())) != choices.end();
             break;
         case FieldType::list:
-        case FieldType::attachment: ok = value.is_array(); break;
+        case FieldType::attachment:
+            ok = value.is_array();
+            break;
         case FieldType::string:
-        case FieldType::text: ok = value.is_string(); break;
+        case FieldType::text:
+            ok = value.is_string();
+            break;
         }
         if (!ok) {
             diagnostics_.Error("bad-default", Where(node),
@@ -601,11 +621,20 @@ private:
         }
 
         switch (step.kind) {
-        case StepKind::task: ReadTask(source, definition, step); break;
-        case StepKind::action: ReadAction(source, definition, step); break;
-        case StepKind::join: ReadJoin(source, step); break;
-        case StepKind::subflow: ReadSubflow(source, definition, step); break;
-        default: break;
+        case StepKind::task:
+            ReadTask(source, definition, step);
+            break;
+        case StepKind::action:
+            ReadAction(source, definition, step);
+            break;
+        case StepKind::join:
+            ReadJoin(source, step);
+            break;
+        case StepKind::subflow:
+            ReadSubflow(source, definition, step);
+            break;
+        default:
+            break;
         }
         if (step.kind == StepKind::task || step.kind == StepKind::action || step.kind == StepKind::subflow) {
             ReadDeadlines(source, step);
@@ -643,8 +672,8 @@ private:
                 diagnostics_.Error("key-not-for-kind", Where(entry.first),
                                    "'" + key + "' does not apply to " +
                                        (kind == StepKind::action || kind == StepKind::end ? "an " : "a ") +
-                                       std::string(model::StepKindName(kind)) +
-                                       " step" + (is_template ? " (it comes from a template)" : ""),
+                                       std::string(model::StepKindName(kind)) + " step" +
+                                       (is_template ? " (it comes from a template)" : ""),
                                    "'" + key + "' is used by " + used_by + " steps");
             }
         }
@@ -847,8 +876,8 @@ private:
             if (const auto categories = Child(*children, "categories"); categories && categories->IsSequence()) {
                 for (const auto& category : *categories) {
                     step.subflow.child_categories.push_back(Scalar(category));
-                    CheckKnownId(definition.categories, step.subflow.child_categories.back(), category,
-                                 "unit category", "scope.categories:");
+                    CheckKnownId(definition.categories, step.subflow.child_categories.back(), category, "unit category",
+                                 "scope.categories:");
                 }
             }
         }
@@ -886,9 +915,9 @@ private:
         }
         if (const auto remind = source.Find("remind"); remind && remind->IsSequence()) {
             if (step.due.kind == model::DeadlineKind::none) {
-                diagnostics_.Error("remind-without-due", Where(*remind),
-                                   "reminders are counted back from the due date, but step '" + step.id +
-                                       "' has no 'due'");
+                diagnostics_.Error(
+                    "remind-without-due", Where(*remind),
+                    "reminders are counted back from the due date, but step '" + step.id + "' has no 'due'");
             }
             for (const auto& item : *remind) {
                 if (auto duration = DurationOf(item)) {
@@ -898,7 +927,8 @@ private:
                         duration->amount >= due.duration.amount) {
                         diagnostics_.Error("remind-before-start", Where(item),
                                            "a reminder " + duration->ToString() + " before a due date " +
-                                               due.duration.ToString() + " after activation would fire before the "
+                                               due.duration.ToString() +
+                                               " after activation would fire before the "
                                                "step is active");
                     }
                 }
@@ -915,10 +945,10 @@ private:
             if (auto to = RoleOf(Child(*escalate, "to"))) {
                 escalation.to = *to;
                 if (to->levels_up == 0) {
-                    diagnostics_.Error("escalate-to-self", to->location,
-                                       "escalation goes to the unit above, but '" + to->role +
-                                           "' is a role of the unit itself",
-                                       "write 'parent." + to->role + "'");
+                    diagnostics_.Error(
+                        "escalate-to-self", to->location,
+                        "escalation goes to the unit above, but '" + to->role + "' is a role of the unit itself",
+                        "write 'parent." + to->role + "'");
                 }
             }
             if (step.due.kind == model::DeadlineKind::none) {
@@ -1010,14 +1040,16 @@ private:
             const bool last = i + 1 == edges.size();
             if (!edges[i].when && !last) {
                 early_default = true;
-                diagnostics_.Error("default-not-last", edges[i].location,
-                                   "route to '" + edges[i].to + "' has no 'when', so the routes after it are never taken",
-                                   "put the default route (the one without 'when') last");
+                diagnostics_.Error(
+                    "default-not-last", edges[i].location,
+                    "route to '" + edges[i].to + "' has no 'when', so the routes after it are never taken",
+                    "put the default route (the one without 'when') last");
             }
             if (edges[i].when && last && !early_default) {
-                diagnostics_.Error("no-default-route", edges[i].location,
-                                   "step '" + step.id + "' has no default route: when no 'when' holds, the work stops here",
-                                   "add a last route without 'when'");
+                diagnostics_.Error(
+                    "no-default-route", edges[i].location,
+                    "step '" + step.id + "' has no default route: when no 'when' holds, the work stops here",
+                    "add a last route without 'when'");
             }
         }
     }
@@ -1035,16 +1067,18 @@ private:
         const fs::path path = is_path ? base / name : base / "calendars" / (name + ".yaml");
         std::error_code error;
         if (!fs::exists(path, error)) {
-            diagnostics_.Error("unknown-calendar", Where(node), "calendar '" + name + "' not found (looked for " +
-                                                                    path.lexically_normal().string() + ")",
-                               "name a file in calendars/ next to the workflow, or give a path");
+            diagnostics_.Error(
+                "unknown-calendar", Where(node),
+                "calendar '" + name + "' not found (looked for " + path.lexically_normal().string() + ")",
+                "name a file in calendars/ next to the workflow, or give a path");
             return;
         }
         Diagnostics calendar_diagnostics;
         auto calendar = LoadCalendarFile(path.lexically_normal().string(), calendar_diagnostics);
         diagnostics_.Append(calendar_diagnostics);
         if (!calendar) {
-            diagnostics_.Error("bad-calendar", Where(node), "calendar '" + name + "' has errors; they are listed under its own file");
+            diagnostics_.Error("bad-calendar", Where(node),
+                               "calendar '" + name + "' has errors; they are listed under its own file");
             return;
         }
         if (!is_path && calendar->id != name) {
@@ -1215,9 +1249,9 @@ private:
             const fs::path path = (base / node.Scalar()).lexically_normal();
             std::error_code error;
             if (!fs::is_regular_file(path, error)) {
-                diagnostics_.Error("unknown-workflow", Where(node),
-                                   "subflow workflow '" + node.Scalar() + "' not found (looked for " + path.string() +
-                                       ")");
+                diagnostics_.Error(
+                    "unknown-workflow", Where(node),
+                    "subflow workflow '" + node.Scalar() + "' not found (looked for " + path.string() + ")");
                 continue;
             }
             if (!options_.load_subflows) {
@@ -1256,8 +1290,9 @@ private:
 };
 
 bool IsName(const std::string& key) {
-    return !key.empty() && key[0] >= 'a' && key[0] <= 'z' &&
-           std::all_of(key.begin(), key.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+    return !key.empty() && key[0] >= 'a' && key[0] <= 'z' && std::all_of(key.begin(), key.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
 }
 
 // Keys that become names (steps, roles, fields...) must be usable in
@@ -1329,7 +1364,8 @@ LoadResult LoadText(const std::string& text, const std::string& file, const Load
         return result;
     }
     // Refuse oversized workflows before the (costlier) schema validation.
-    if (const auto steps = detail::FindValue(*root, "steps"); steps && steps->IsMap() && steps->size() > options.limits.max_steps) {
+    if (const auto steps = detail::FindValue(*root, "steps");
+        steps && steps->IsMap() && steps->size() > options.limits.max_steps) {
         diagnostics.Error("too-many-steps", detail::LocationOf(*steps, file),
                           "the workflow has " + std::to_string(steps->size()) + " steps; the limit is " +
                               std::to_string(options.limits.max_steps),

@@ -120,26 +120,40 @@ std::string JsonKind(const boost::json::value* value) {
         return "nothing";
     }
     switch (value->kind()) {
-    case boost::json::kind::null: return "nothing";
-    case boost::json::kind::bool_: return "true/false";
+    case boost::json::kind::null:
+        return "nothing";
+    case boost::json::kind::bool_:
+        return "true/false";
     case boost::json::kind::int64:
-    case boost::json::kind::uint64: return "a whole number";
-    case boost::json::kind::double_: return "a number";
-    case boost::json::kind::string: return "text";
-    case boost::json::kind::array: return "a list";
-    case boost::json::kind::object: return "a mapping";
+    case boost::json::kind::uint64:
+        return "a whole number";
+    case boost::json::kind::double_:
+        return "a number";
+    case boost::json::kind::string:
+        return "text";
+    case boost::json::kind::array:
+        return "a list";
+    case boost::json::kind::object:
+        return "a mapping";
     }
     return "a value";
 }
 
 std::string TypeWord(std::string_view type) {
-    if (type == "string") return "text";
-    if (type == "integer") return "a whole number";
-    if (type == "number") return "a number";
-    if (type == "boolean") return "true/false";
-    if (type == "array") return "a list";
-    if (type == "object") return "a mapping";
-    if (type == "null") return "nothing";
+    if (type == "string")
+        return "text";
+    if (type == "integer")
+        return "a whole number";
+    if (type == "number")
+        return "a number";
+    if (type == "boolean")
+        return "true/false";
+    if (type == "array")
+        return "a list";
+    if (type == "object")
+        return "a mapping";
+    if (type == "null")
+        return "nothing";
     return std::string(type);
 }
 
@@ -181,8 +195,8 @@ const boost::json::value* JsonAt(const boost::json::value& document, const std::
         } else if (current->is_array()) {
             char* end = nullptr;
             const unsigned long index = std::strtoul(key.c_str(), &end, 10);
-            current = (end != key.c_str() && index < current->as_array().size()) ? &current->as_array()[index]
-                                                                                  : nullptr;
+            current =
+                (end != key.c_str() && index < current->as_array().size()) ? &current->as_array()[index] : nullptr;
         } else {
             current = nullptr;
         }
@@ -197,7 +211,8 @@ std::string Where(const std::vector<std::string>& context) {
     std::string path;
     for (std::size_t i = 1; i < context.size(); ++i) {
         const std::string key = context[i].substr(1, context[i].size() - 2);
-        const bool index = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+        const bool index =
+            !key.empty() && std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (index) {
             path += "[" + key + "]";
         } else {
@@ -217,7 +232,9 @@ std::string QuoteValue(const boost::json::value* value) {
     return "'" + boost::json::serialize(*value) + "'";
 }
 
-bool StartsWith(std::string_view text, std::string_view prefix) { return text.rfind(prefix, 0) == 0; }
+bool StartsWith(std::string_view text, std::string_view prefix) {
+    return text.rfind(prefix, 0) == 0;
+}
 
 // Aggregate messages that only say "something below failed"; their causes are reported instead.
 bool IsAggregate(std::string_view description) {
@@ -287,12 +304,14 @@ public:
         }
         if (StartsWith(description, "Missing required property")) {
             const std::string key = ExtractQuoted(description);
-            return Translated{"missing-key", location, Where(context) + " is missing the required key '" + key + "'",
-                              {}};
+            return Translated{
+                "missing-key", location, Where(context) + " is missing the required key '" + key + "'", {}};
         }
         if (StartsWith(description, "Value type not permitted")) {
-            return Translated{"wrong-type", location,
-                              Where(context) + " must be " + ExpectedTypes(schemas) + ", not " + JsonKind(value), {}};
+            return Translated{"wrong-type",
+                              location,
+                              Where(context) + " must be " + ExpectedTypes(schemas) + ", not " + JsonKind(value),
+                              {}};
         }
         if (StartsWith(description, "Failed to match regex")) {
             std::vector<std::string> patterns;
@@ -320,8 +339,8 @@ public:
                     hint += (hint.empty() ? "" : "; ") + std::string(meaning->hint);
                 }
             }
-            return Translated{"bad-value", location, QuoteValue(value) + " is not " + (what.empty() ? "in the expected form" : what),
-                              hint};
+            return Translated{"bad-value", location,
+                              QuoteValue(value) + " is not " + (what.empty() ? "in the expected form" : what), hint};
         }
         if (StartsWith(description, "Failed to match against any enum values")) {
             std::vector<std::string> choices;
@@ -339,9 +358,10 @@ public:
                 list += (list.empty() ? "" : ", ") + choice;
             }
             const std::string text = value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
-            return Translated{"bad-value", location,
-                              QuoteValue(value) + " is not allowed for " + Where(context) + "; expected one of: " + list,
-                              DidYouMean(text, choices)};
+            return Translated{
+                "bad-value", location,
+                QuoteValue(value) + " is not allowed for " + Where(context) + "; expected one of: " + list,
+                DidYouMean(text, choices)};
         }
         if (StartsWith(description, "Failed to match expected value set by 'const'")) {
             std::string expected;
@@ -350,18 +370,20 @@ public:
                     expected = QuoteValue(constant);
                 }
             }
-            return Translated{"bad-value", location, Where(context) + " must be " + expected + ", not " + QuoteValue(value),
-                              {}};
+            return Translated{
+                "bad-value", location, Where(context) + " must be " + expected + ", not " + QuoteValue(value), {}};
         }
         if (StartsWith(description, "Expected number")) {
             std::string bound = description.substr(std::string_view("Expected number ").size());
             // valijson prints bounds with std::to_string ("7.000000"); trim trailing zeros.
             if (const auto dot = bound.find('.'); dot != std::string::npos) {
-                while (!bound.empty() && bound.back() == '0') bound.pop_back();
-                if (!bound.empty() && bound.back() == '.') bound.pop_back();
+                while (!bound.empty() && bound.back() == '0')
+                    bound.pop_back();
+                if (!bound.empty() && bound.back() == '.')
+                    bound.pop_back();
             }
-            return Translated{"out-of-range", location, Where(context) + " must be " + bound + ", not " + QuoteValue(value),
-                              {}};
+            return Translated{
+                "out-of-range", location, Where(context) + " must be " + bound + ", not " + QuoteValue(value), {}};
         }
         if (StartsWith(description, "Array should contain no fewer than") ||
             StartsWith(description, "Object should have no fewer than") ||
@@ -391,10 +413,10 @@ private:
                 if (meaning == nullptr || meaning->pattern != "^[a-z][a-z0-9_]*$") {
                     continue;
                 }
-                const bool valid = !key.empty() && key[0] >= 'a' && key[0] <= 'z' &&
-                                   std::all_of(key.begin(), key.end(), [](char c) {
-                                       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-                                   });
+                const bool valid =
+                    !key.empty() && key[0] >= 'a' && key[0] <= 'z' && std::all_of(key.begin(), key.end(), [](char c) {
+                        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                    });
                 if (!valid) {
                     return Translated{"bad-name", LocationOf(entry.first, file_),
                                       "'" + key + "' is not a valid name in " + Where(context),

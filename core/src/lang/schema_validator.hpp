@@ -4,9 +4,9 @@
 
 #include "cascade/lang/diagnostic.hpp"
 
+#include <yaml-cpp/yaml.h>
 #include <boost/json/value.hpp>
 #include <string>
-#include <yaml-cpp/yaml.h>
 
 namespace cascade::lang::detail {
 

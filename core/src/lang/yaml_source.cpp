@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
-#include <cstring>
-#include <cerrno>
 #include <cstdio>
-#include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <unordered_map>
@@ -282,8 +282,10 @@ private:
         }
         switch (node.Type()) {
         case YAML::NodeType::Undefined:
-        case YAML::NodeType::Null: return nullptr;
-        case YAML::NodeType::Scalar: return ScalarToJson(node);
+        case YAML::NodeType::Null:
+            return nullptr;
+        case YAML::NodeType::Scalar:
+            return ScalarToJson(node);
         case YAML::NodeType::Sequence: {
             boost::json::array array;
             array.reserve(node.size());
@@ -351,12 +353,12 @@ SourceLocation LocationOf(const YAML::Node& node, const std::string& file) {
 }
 
 void ReportFileTooLarge(const std::string& file, const LoadLimits& limits, Diagnostics& diagnostics) {
-    diagnostics.Error("file-too-large", {file, 0, 0}, "file is larger than the limit of " + FormatBytes(limits.max_file_size),
+    diagnostics.Error("file-too-large", {file, 0, 0},
+                      "file is larger than the limit of " + FormatBytes(limits.max_file_size),
                       "raise --max-file-size if this is intended");
 }
 
-std::optional<std::string> ReadSourceFile(const std::string& path, const LoadLimits& limits,
-                                          Diagnostics& diagnostics) {
+std::optional<std::string> ReadSourceFile(const std::string& path, const LoadLimits& limits, Diagnostics& diagnostics) {
     std::error_code error;
     if (std::filesystem::is_directory(path, error)) {
         diagnostics.Error("cannot-read", {path, 0, 0}, "is a directory, not a file");
@@ -419,8 +421,7 @@ bool CheckUtf8(std::string_view text, const std::string& file, Diagnostics& diag
         if (!valid) {
             char hex[8];
             std::snprintf(hex, sizeof hex, "0x%02X", lead);
-            diagnostics.Error("invalid-utf8", {file, line, column},
-                              std::string("invalid UTF-8 (byte ") + hex + ")",
+            diagnostics.Error("invalid-utf8", {file, line, column}, std::string("invalid UTF-8 (byte ") + hex + ")",
                               "save the file as UTF-8; GBK/GB18030 files must be converted first");
             return false;
         }
@@ -441,7 +442,15 @@ bool CheckUtf8(std::string_view text, const std::string& file, Diagnostics& diag
 
 std::optional<YAML::Node> ParseYaml(const std::string& text, const std::string& file, Diagnostics& diagnostics) {
     try {
-        YAML::Node root = YAML::Load(text);
+        std::vector<YAML::Node> documents = YAML::LoadAll(text);
+        if (documents.size() > 1) {
+            diagnostics.Error("several-documents", LocationOf(documents[1], file),
+                              "the file holds more than one YAML document",
+                              "a workflow is one document: remove the '---' separator and what follows, or split "
+                              "the file");
+            return std::nullopt;
+        }
+        YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
         if (!root.IsDefined() || root.IsNull()) {
             diagnostics.Error("empty-document", {file, 1, 1}, "the file holds no YAML document");
             return std::nullopt;
@@ -532,7 +541,9 @@ YAML::Node FindByContext(const YAML::Node& root, const std::vector<std::string>&
     return current;
 }
 
-bool IsPlainScalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() == "?"; }
+bool IsPlainScalar(const YAML::Node& node) {
+    return node.IsScalar() && node.Tag() == "?";
+}
 
 SourceLocation LocationInScalar(const YAML::Node& scalar, std::size_t offset, std::string_view source_text,
                                 const std::string& file) {

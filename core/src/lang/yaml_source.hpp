@@ -7,12 +7,12 @@
 #include "cascade/lang/diagnostic.hpp"
 #include "cascade/lang/limits.hpp"
 
+#include <yaml-cpp/yaml.h>
 #include <boost/json/value.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-#include <yaml-cpp/yaml.h>
 
 namespace cascade::lang::detail {
 

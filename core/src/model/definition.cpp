@@ -53,37 +53,61 @@ std::optional<Enum> ValueIn(const std::array<std::pair<Enum, std::string_view>, 
 
 }  // namespace
 
-std::string_view StepKindName(StepKind kind) { return NameIn(kStepKinds, kind); }
-std::optional<StepKind> ParseStepKind(std::string_view text) { return ValueIn(kStepKinds, text); }
-std::string_view FieldTypeName(FieldType type) { return NameIn(kFieldTypes, type); }
-std::optional<FieldType> ParseFieldType(std::string_view text) { return ValueIn(kFieldTypes, text); }
+std::string_view StepKindName(StepKind kind) {
+    return NameIn(kStepKinds, kind);
+}
+std::optional<StepKind> ParseStepKind(std::string_view text) {
+    return ValueIn(kStepKinds, text);
+}
+std::string_view FieldTypeName(FieldType type) {
+    return NameIn(kFieldTypes, type);
+}
+std::optional<FieldType> ParseFieldType(std::string_view text) {
+    return ValueIn(kFieldTypes, text);
+}
 
 Type ExpressionTypeOf(FieldType type, const std::vector<std::string>& choices) {
     switch (type) {
     case FieldType::string:
-    case FieldType::text: return Type::Of(TypeKind::string);
-    case FieldType::integer: return Type::Of(TypeKind::integer);
-    case FieldType::number: return Type::Of(TypeKind::number);
-    case FieldType::boolean: return Type::Of(TypeKind::boolean);
-    case FieldType::date: return Type::Of(TypeKind::date);
-    case FieldType::duration: return Type::Of(TypeKind::duration);
-    case FieldType::choice: return Type::Choice(choices);
+    case FieldType::text:
+        return Type::Of(TypeKind::string);
+    case FieldType::integer:
+        return Type::Of(TypeKind::integer);
+    case FieldType::number:
+        return Type::Of(TypeKind::number);
+    case FieldType::boolean:
+        return Type::Of(TypeKind::boolean);
+    case FieldType::date:
+        return Type::Of(TypeKind::date);
+    case FieldType::duration:
+        return Type::Of(TypeKind::duration);
+    case FieldType::choice:
+        return Type::Choice(choices);
     case FieldType::list:
-    case FieldType::attachment: return Type::ListOf(TypeKind::string);
+    case FieldType::attachment:
+        return Type::ListOf(TypeKind::string);
     }
     return Type::Of(TypeKind::unknown);
 }
 
 std::string_view HookEventName(HookEvent event) {
     switch (event) {
-    case HookEvent::enter: return "enter";
-    case HookEvent::submit: return "submit";
-    case HookEvent::returned: return "return";
-    case HookEvent::complete: return "complete";
-    case HookEvent::overdue: return "overdue";
-    case HookEvent::remind: return "remind";
-    case HookEvent::escalated: return "escalated";
-    case HookEvent::fail: return "fail";
+    case HookEvent::enter:
+        return "enter";
+    case HookEvent::submit:
+        return "submit";
+    case HookEvent::returned:
+        return "return";
+    case HookEvent::complete:
+        return "complete";
+    case HookEvent::overdue:
+        return "overdue";
+    case HookEvent::remind:
+        return "remind";
+    case HookEvent::escalated:
+        return "escalated";
+    case HookEvent::fail:
+        return "fail";
     }
     return "?";
 }
@@ -98,15 +122,19 @@ std::string RoleRef::ToString() const {
 
 std::string Deadline::ToString() const {
     switch (kind) {
-    case DeadlineKind::none: return {};
-    case DeadlineKind::date: return date.ToString();
-    case DeadlineKind::after_activation: return duration.ToString();
+    case DeadlineKind::none:
+        return {};
+    case DeadlineKind::date:
+        return date.ToString();
+    case DeadlineKind::after_activation:
+        return duration.ToString();
     }
     return {};
 }
 
 const FormField* Step::FindField(std::string_view name) const {
-    const auto found = std::find_if(form.begin(), form.end(), [&](const FormField& field) { return field.name == name; });
+    const auto found =
+        std::find_if(form.begin(), form.end(), [&](const FormField& field) { return field.name == name; });
     return found == form.end() ? nullptr : &*found;
 }
 

@@ -24,7 +24,7 @@ struct SourceLocation {
 
 struct Diagnostic {
     Severity severity = Severity::error;
-    std::string code;     // stable, kebab-case identifier, e.g. "unknown-step"
+    std::string code;  // stable, kebab-case identifier, e.g. "unknown-step"
     SourceLocation location;
     std::string message;  // one sentence, no trailing period
     std::string hint;     // optional advice, e.g. "did you mean 'reading_days'?"

@@ -23,10 +23,10 @@ public:
     std::string id;
     LocalizedText title;
     std::set<unsigned> weekend_days = {6, 7};  // ISO weekdays that are rest days
-    std::set<Date> holidays;                    // rest days that would otherwise be worked
-    std::set<Date> makeup_working_days;         // weekend days that are worked
-    Date covers_from;                           // the official schedule is known for
-    Date covers_to;                             // [covers_from, covers_to], inclusive
+    std::set<Date> holidays;                   // rest days that would otherwise be worked
+    std::set<Date> makeup_working_days;        // weekend days that are worked
+    Date covers_from;                          // the official schedule is known for
+    Date covers_to;                            // [covers_from, covers_to], inclusive
 
     bool IsWorkingDay(Date date) const;
     bool Covers(Date date) const { return covers_from <= date && date <= covers_to; }

@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <unordered_map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace cascade::model {
@@ -120,7 +120,7 @@ struct ActionCall {
 enum class ChildRule { all, any, at_least_count, at_least_percent };
 
 struct SubflowCall {
-    std::string workflow_path;  // resolved against the parent file's folder
+    std::string workflow_path;                  // resolved against the parent file's folder
     std::vector<std::string> child_categories;  // empty: all children
     ChildRule rule = ChildRule::all;
     int threshold = 0;  // count or percent
@@ -207,7 +207,7 @@ struct Definition {
     std::map<HookEvent, std::vector<Hook>> hooks;
 
     std::string start_step;
-    std::vector<Step> steps;  // in the order the author wrote them
+    std::vector<Step> steps;                                  // in the order the author wrote them
     std::unordered_map<std::string, std::size_t> step_index;  // id -> position in steps
 
     const Step* FindStep(std::string_view id) const;

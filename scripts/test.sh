@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs dependencies, then builds and runs every test through ctest:
+#   1. the unit, corpus and CLI tests under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   2. the libFuzzer targets: regression inputs replayed, then a bounded fuzzing
+#      run of each parser (CASCADE_FUZZ_SECONDS, default 60 s per target).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+jobs=$(nproc)
+cmake --preset asan
+cmake --build --preset asan -j"$jobs"
+ctest --preset asan -j"$jobs"
+
+cmake --preset fuzz -DCASCADE_FUZZ_SECONDS="${CASCADE_FUZZ_SECONDS:-60}"
+cmake --build --preset fuzz -j"$jobs"
+ctest --preset fuzz -j"$jobs"
