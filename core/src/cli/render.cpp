@@ -59,10 +59,11 @@ std::string EdgeLabel(const model::Transition& transition, std::string_view lang
     return label;
 }
 
-// Durations as Chinese offices write them ("10个工作日", "7天"), or as parsed in English.
+// Durations as people write them: "10个工作日", "7天"; "10 working days", "7 days".
 std::string DurationText(const model::Duration& duration, std::string_view language) {
     if (language != "zh") {
-        return duration.ToString();
+        const bool working = duration.unit == model::DurationUnit::working_days;
+        return std::to_string(duration.amount) + (working ? " working day" : " day") + (duration.amount == 1 ? "" : "s");
     }
     return std::to_string(duration.amount) + (duration.unit == model::DurationUnit::working_days ? "个工作日" : "天");
 }

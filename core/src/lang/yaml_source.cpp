@@ -342,6 +342,35 @@ private:
     std::unordered_map<std::int64_t, std::size_t> sizes_;  // expanded size by source position
 };
 
+// The 1-based line of a "---" marker that starts a second document, or 0.
+int SecondDocumentLine(std::string_view text) {
+    bool content_seen = false;
+    int line_number = 0;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t end = std::min(text.find('\n', start), text.size());
+        std::string_view line = text.substr(start, end - start);
+        ++line_number;
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        const bool marker = line.rfind("---", 0) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
+        if (marker && content_seen) {
+            return line_number;
+        }
+        const std::size_t first = line.find_first_not_of(" \t");
+        if (!marker && first != std::string_view::npos && line[first] != '#' && line[0] != '%') {
+            content_seen = true;
+        }
+        if (marker && line.size() > 4 && line.find_first_not_of(" \t", 3) != std::string_view::npos &&
+            line[line.find_first_not_of(" \t", 3)] != '#') {
+            content_seen = true;  // "--- value" starts the first document with content
+        }
+        start = end + 1;
+    }
+    return 0;
+}
+
 }  // namespace
 
 SourceLocation LocationOf(const YAML::Node& node, const std::string& file) {
@@ -442,16 +471,34 @@ bool CheckUtf8(std::string_view text, const std::string& file, Diagnostics& diag
 
 std::optional<YAML::Node> ParseYaml(const std::string& text, const std::string& file, Diagnostics& diagnostics) {
     try {
-        std::vector<YAML::Node> documents = YAML::LoadAll(text);
-        if (documents.size() > 1) {
-            diagnostics.Error("several-documents", LocationOf(documents[1], file),
-                              "the file holds more than one YAML document",
+        // YAML::LoadAll loops forever on stray flow indicators (", a]"), so the
+        // first document is loaded with Load and a second one found by its
+        // "---" marker, which YAML only allows at the start of a line.
+        if (const int second = SecondDocumentLine(text); second > 0) {
+            diagnostics.Error("several-documents", {file, second, 1}, "the file holds more than one YAML document",
                               "a workflow is one document: remove the '---' separator and what follows, or split "
                               "the file");
             return std::nullopt;
         }
-        YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+        YAML::Node root = YAML::Load(text);
         if (!root.IsDefined() || root.IsNull()) {
+            // yaml-cpp reads a document that opens with a stray ',' ']' or '}' as empty.
+            int line = 1;
+            std::size_t start = 0;
+            while (start < text.size()) {
+                const std::size_t end = std::min(text.find('\n', start), text.size());
+                const std::string_view content = std::string_view(text).substr(start, end - start);
+                const std::size_t first = content.find_first_not_of(" \t\r");
+                if (first != std::string_view::npos && content[first] != '#' && content.rfind("---", 0) != 0 &&
+                    content[first] != '%' && content.substr(first) != "~" && content.substr(first) != "null") {
+                    diagnostics.Error("yaml-syntax", {file, line, CodePoints(content, first) + 1},
+                                      "YAML syntax: no document can be read from here",
+                                      "look for a stray ',', ']' or '}' at the start");
+                    return std::nullopt;
+                }
+                start = end + 1;
+                ++line;
+            }
             diagnostics.Error("empty-document", {file, 1, 1}, "the file holds no YAML document");
             return std::nullopt;
         }
