@@ -63,7 +63,8 @@ std::string EdgeLabel(const model::Transition& transition, std::string_view lang
 std::string DurationText(const model::Duration& duration, std::string_view language) {
     if (language != "zh") {
         const bool working = duration.unit == model::DurationUnit::working_days;
-        return std::to_string(duration.amount) + (working ? " working day" : " day") + (duration.amount == 1 ? "" : "s");
+        return std::to_string(duration.amount) + (working ? " working day" : " day") +
+               (duration.amount == 1 ? "" : "s");
     }
     return std::to_string(duration.amount) + (duration.unit == model::DurationUnit::working_days ? "个工作日" : "天");
 }
@@ -412,7 +413,11 @@ std::string RenderOutline(const Definition& definition, std::string_view languag
         if (step.due.kind != model::DeadlineKind::none) {
             std::string due = DeadlineText(step.due, language);
             if (step.due.kind == model::DeadlineKind::after_activation) {
-                due = zh ? "启动后 " + due : due + " after it starts";
+                if (zh) {
+                    due.insert(0, "启动后 ");
+                } else {
+                    due.append(" after it starts");
+                }
             }
             if (!step.remind.empty()) {
                 std::string reminders;

@@ -216,9 +216,9 @@ private:
         }
         auto duration = model::Duration::Parse(node.Scalar());
         // Text the schema's duration pattern refuses was reported there already.
-        static const std::regex kDurationShape(
+        static const std::regex duration_shape(
             "^(P[0-9]+[DW]|[0-9]+ ?(days?|weeks?|working days?|workdays?|个工作日|工作日|天|周))$");
-        if (!duration && std::regex_match(node.Scalar(), kDurationShape)) {
+        if (!duration && std::regex_match(node.Scalar(), duration_shape)) {
             diagnostics_.Error("bad-duration", Where(node), "'" + node.Scalar() + "' is not a duration",
                                "write P7D, P2W, 3 days, 2 weeks or 10 working days");
         }
@@ -416,7 +416,7 @@ private:
         if (!node || !node->IsMap()) {
             return hooks;
         }
-        static const std::pair<std::string_view, model::HookEvent> kEvents[] = {
+        static const std::pair<std::string_view, model::HookEvent> events[] = {
             {"enter", model::HookEvent::enter},         {"submit", model::HookEvent::submit},
             {"return", model::HookEvent::returned},     {"complete", model::HookEvent::complete},
             {"overdue", model::HookEvent::overdue},     {"remind", model::HookEvent::remind},
@@ -424,9 +424,9 @@ private:
         };
         for (const auto& entry : *node) {
             const std::string event_name = entry.first.Scalar();
-            const auto event = std::find_if(std::begin(kEvents), std::end(kEvents),
+            const auto event = std::find_if(std::begin(events), std::end(events),
                                             [&](const auto& known) { return known.first == event_name; });
-            if (event == std::end(kEvents) || !entry.second.IsSequence()) {
+            if (event == std::end(events) || !entry.second.IsSequence()) {
                 continue;  // reported by the schema
             }
             for (const auto& item : entry.second) {
@@ -674,7 +674,7 @@ private:
                                        (kind == StepKind::action || kind == StepKind::end ? "an " : "a ") +
                                        std::string(model::StepKindName(kind)) + " step" +
                                        (is_template ? " (it comes from a template)" : ""),
-                                   "'" + key + "' is used by " + used_by + " steps");
+                                   "'" + key + "' is used by " + used_by.append(" steps"));
             }
         }
     }

@@ -19,8 +19,9 @@ namespace cascade::lang::detail {
 namespace {
 
 std::string FormatBytes(std::size_t bytes) {
-    if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0) {
-        return std::to_string(bytes / (1024 * 1024)) + " MiB";
+    constexpr std::size_t kMebibyte = std::size_t{1024} * 1024;
+    if (bytes >= kMebibyte && bytes % kMebibyte == 0) {
+        return std::to_string(bytes / kMebibyte) + " MiB";
     }
     if (bytes >= 1024 && bytes % 1024 == 0) {
         return std::to_string(bytes / 1024) + " KiB";
