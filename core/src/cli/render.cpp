@@ -29,7 +29,11 @@ std::string DotEscape(std::string_view text) {
         if (c == '"' || c == '\\') {
             escaped += '\\';
         }
-        escaped += c == '\n' ? ' ' : c;
+        if (c == '\n') {
+            escaped += "\\n";  // DOT's own line break inside a label
+        } else {
+            escaped += c;
+        }
     }
     return escaped;
 }
@@ -428,7 +432,7 @@ std::string RenderOutline(const Definition& definition, std::string_view languag
             }
             for (const auto& escalation : step.escalate) {
                 due += zh ? "；逾期 " + DurationText(escalation.after, language) + " 后上报 " + escalation.to.ToString()
-                          : "; escalates to " + escalation.to.ToString() + " " + escalation.after.ToString() + " late";
+                          : "; escalates to " + escalation.to.ToString() + " " + DurationText(escalation.after, language) + " late";
             }
             line("期限：", "by: ", due);
         }
