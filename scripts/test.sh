@@ -13,6 +13,6 @@ cmake --preset asan
 cmake --build --preset asan -j"$jobs"
 ctest --preset asan -j"$jobs"
 
-cmake --preset fuzz -DCASCADE_FUZZ_SECONDS="${CASCADE_FUZZ_SECONDS:-60}"
+cmake --preset fuzz -DCASCADE_FUZZ_RUNS="${CASCADE_FUZZ_RUNS:-20000}"
 cmake --build --preset fuzz -j"$jobs"
 ctest --preset fuzz -j"$jobs"

@@ -198,7 +198,9 @@ public:
         if (expanded > limits_.max_nodes) {
             YAML::Node culprit = root;
             // Point at the largest node whose parts are each within the limit.
-            for (bool descended = true; descended;) {
+            // Bounded by the depth limit: an anchor may contain an alias to itself.
+            std::size_t steps = 0;
+            for (bool descended = true; descended && steps < limits_.max_depth; ++steps) {
                 descended = false;
                 for (const auto& child : Children(culprit)) {
                     if (ExpandedSize(child, 0) > limits_.max_nodes) {
