@@ -161,15 +161,7 @@ private:
     SourceLocation Where(const YAML::Node& node) const { return detail::LocationOf(node, file_); }
 
     static std::optional<YAML::Node> Child(const YAML::Node& map, std::string_view key) {
-        if (!map.IsMap()) {
-            return std::nullopt;
-        }
-        for (const auto& entry : map) {
-            if (entry.first.IsScalar() && entry.first.Scalar() == key) {
-                return entry.second;
-            }
-        }
-        return std::nullopt;
+        return detail::FindValue(map, key);
     }
 
     static std::optional<YAML::Node> Child(const std::optional<YAML::Node>& map, std::string_view key) {
@@ -1299,16 +1291,8 @@ bool IsName(const std::string& key) {
 // expressions. valijson checks propertyNames without reporting which key
 // failed, so this is checked here, with the key's location.
 void CheckNames(const YAML::Node& root, const std::string& file, Diagnostics& diagnostics) {
-    // yaml-cpp's operator[] on a missing key yields an invalid node that throws when used.
-    auto child = [](const YAML::Node& map, std::string_view key) -> YAML::Node {
-        if (map.IsMap()) {
-            for (const auto& entry : map) {
-                if (entry.first.IsScalar() && entry.first.Scalar() == key) {
-                    return entry.second;
-                }
-            }
-        }
-        return YAML::Node(YAML::NodeType::Null);
+    auto child = [](const YAML::Node& map, std::string_view key) {
+        return detail::FindValue(map, key).value_or(YAML::Node(YAML::NodeType::Null));
     };
     auto check_map = [&](const YAML::Node& map, const std::string& where) {
         if (!map.IsMap()) {
