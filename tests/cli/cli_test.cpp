@@ -337,3 +337,20 @@ TEST_CASE("cli: --help of each command exits 0 and lists its options") {
     CHECK(version.exit_code == 0);
     CHECK(Contains(version.out, "cascade "));
 }
+
+TEST_CASE("cli: graph --format svg writes a drawing through Graphviz") {
+    const TempDir dir;
+    const fs::path output = dir.Path() / "minimal.svg";
+    const Run run = Cascade({"graph", Minimal(), "--format", "svg", "-o", output.string()});
+    INFO(Describe(run));
+    REQUIRE(run.exit_code == 0);
+    const std::string svg = ReadFile(output);
+    CHECK(Contains(svg, "<svg"));
+    CHECK(Contains(svg, "集中学习"));          // titles in the default language
+    CHECK(Contains(svg, "stroke-dasharray"));  // the rework edge is dashed
+
+    // An unwritable output is an error that names the file, not a crash.
+    const Run unwritable = Cascade({"graph", Minimal(), "-o", (dir.Path() / "missing" / "out.dot").string()});
+    CHECK(unwritable.exit_code == 1);
+    CHECK(Contains(unwritable.err, "cannot write"));
+}
