@@ -112,6 +112,18 @@ struct StepSource {
     }
 };
 
+// "did you mean 'x'?" when a name is close, else the names there are to choose from.
+std::string SuggestOrList(const std::string& name, const std::vector<std::string>& known) {
+    std::string hint = DidYouMean(name, known);
+    if (!hint.empty()) {
+        return hint;
+    }
+    for (const auto& candidate : known) {
+        hint += (hint.empty() ? "declared: " : ", ") + candidate;
+    }
+    return hint;
+}
+
 // Whether text is a role reference: (parent.)*name. The schema reports malformed ones.
 bool IsRolePath(std::string_view text) {
     while (text.rfind("parent.", 0) == 0) {
@@ -452,7 +464,7 @@ private:
             declared.push_back(plugin.name);
         }
         diagnostics_.Error("unknown-plugin", Where(node), "unknown plugin '" + name + "'",
-                           declared.empty() ? "declare it under 'plugins:' first" : DidYouMean(name, declared));
+                           declared.empty() ? "declare it under 'plugins:' first" : SuggestOrList(name, declared));
     }
 
     // --- steps ---------------------------------------------------------------
