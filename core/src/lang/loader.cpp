@@ -148,7 +148,6 @@ public:
     void Build(const YAML::Node& root) {
         Definition definition;
         definition.source_file = file_;
-        root_ = root;
         ReadMetadata(root, definition);
         ReadScope(root, definition);
         ReadNamedTexts(root, "roles", definition.roles);
@@ -162,7 +161,7 @@ public:
         ReadCalendar(root, definition);
         BuildScopeAndCheckExpressions(definition);
         CheckDeadlines(definition);
-        LoadSubflows(definition);
+        LoadSubflows();
         result_.graph_complete = graph_complete_ && !definition.steps.empty();
         result_.definition = std::move(definition);
     }
@@ -626,7 +625,7 @@ private:
 
         switch (step.kind) {
         case StepKind::task:
-            ReadTask(source, definition, step);
+            ReadTask(source, step);
             break;
         case StepKind::action:
             ReadAction(source, definition, step);
@@ -690,7 +689,7 @@ private:
         return expression;
     }
 
-    void ReadTask(const StepSource& source, Definition& definition, Step& step) {
+    void ReadTask(const StepSource& source, Step& step) {
         const auto assignee = source.Find("assignee");
         step.assignee = RoleOf(assignee);
         if (!assignee) {
@@ -730,7 +729,6 @@ private:
             step.gate = SourceExpressionOf(*gate);
             pending_.push_back({&step, &*step.gate, PendingKind::gate, *gate});
         }
-        (void)definition;
     }
 
     model::FormField ReadField(const YAML::Node& key, const YAML::Node& node) {
@@ -915,7 +913,6 @@ private:
             } else if (due->Scalar().size() == 10 && due->Scalar()[4] == '-') {
                 diagnostics_.Error("bad-date", Where(*due), "'" + due->Scalar() + "' is not a real date");
             }
-            due_nodes_[step.id] = *due;
         }
         if (const auto remind = source.Find("remind"); remind && remind->IsSequence()) {
             if (step.due.kind == model::DeadlineKind::none) {
@@ -1246,8 +1243,7 @@ private:
 
     // --- subflows ---------------------------------------------------------------
 
-    void LoadSubflows(const Definition& definition) {
-        (void)definition;
+    void LoadSubflows() {
         const fs::path base = fs::path(file_).parent_path();
         for (const auto& [step_id, node] : subflow_nodes_) {
             const fs::path path = (base / node.Scalar()).lexically_normal();
@@ -1281,14 +1277,12 @@ private:
     LoadResult& result_;
     Diagnostics& diagnostics_;
     std::set<std::string>& loading_;
-    YAML::Node root_;
     bool have_window_ = false;
     bool graph_complete_ = true;
     std::map<std::string, std::pair<YAML::Node, YAML::Node>> templates_;
     std::vector<PendingExpression> pending_;
     std::vector<WhenNode> when_nodes_;
     std::vector<model::RoleRef> role_references_;
-    std::map<std::string, YAML::Node> due_nodes_;
     std::map<std::string, YAML::Node> opens_nodes_;
     std::vector<std::pair<std::string, YAML::Node>> subflow_nodes_;
 };

@@ -540,12 +540,11 @@ std::optional<YAML::Node> FindValue(const YAML::Node& map, std::string_view key)
 }
 
 std::optional<YAML::Node> FindKeyNode(const YAML::Node& map, std::string_view key) {
-    if (!map.IsMap()) {
-        return std::nullopt;
-    }
-    for (const auto& entry : map) {
-        if (entry.first.IsScalar() && entry.first.Scalar() == key) {
-            return entry.first;
+    if (map.IsMap()) {
+        for (const auto& entry : map) {
+            if (entry.first.IsScalar() && entry.first.Scalar() == key) {
+                return entry.first;
+            }
         }
     }
     return std::nullopt;
