@@ -23,6 +23,7 @@ import sys
 
 COLUMNS = [
     "id", "parent", "name", "category", "leader", "leader_contact", "secretary",
+    "leadership_team", "liaison", "liaison_contact", "office", "office_contact",
     "members_in_service", "members_mobile", "members_elderly_infirm", "members_new_economy",
 ]
 MEMBER_TYPES = ["in_service", "mobile", "elderly_infirm", "new_economy"]
@@ -136,6 +137,9 @@ class Roster:
     def __init__(self, seed):
         self.rng = random.Random(seed)
         self.people = People(self.rng)
+        # The roles added later draw from their own stream, so the names of
+        # leaders and secretaries stay what they were for the same seed.
+        self.staff = People(random.Random(seed * 7919 + 1))
         self.rows = []
         self.by_id = {}
         self.children = {}
@@ -151,6 +155,13 @@ class Roster:
             "leader": leader,
             "leader_contact": f"{unit_id}@{MAIL_DOMAIN}",
             "secretary": secretary,
+            # 领导班子: the leader and other members; a branch committee is smaller.
+            "leadership_team": ";".join(
+                [leader] + [self.staff.name() for _ in range(1 if same_secretary else 3)]),
+            "liaison": self.staff.name(),
+            "liaison_contact": f"{unit_id}.liaison@{MAIL_DOMAIN}",
+            "office": self.staff.name(),
+            "office_contact": f"{unit_id}.office@{MAIL_DOMAIN}",
         }
         for member_type in MEMBER_TYPES:
             row[f"members_{member_type}"] = (members or {}).get(member_type, 0)
@@ -283,6 +294,10 @@ def to_yaml(rows, seed):
         out.append(f"    category: {row['category']}")
         out.append(f"    leader: {{name: {row['leader']}, contact: {row['leader_contact']}}}")
         out.append(f"    secretary: {row['secretary']}")
+        team = ", ".join(row["leadership_team"].split(";"))
+        out.append(f"    leadership_team: [{team}]")
+        out.append(f"    liaison: {{name: {row['liaison']}, contact: {row['liaison_contact']}}}")
+        out.append(f"    office: {{name: {row['office']}, contact: {row['office_contact']}}}")
         counts = ", ".join(f"{t}: {row[f'members_{t}']}" for t in MEMBER_TYPES)
         out.append(f"    members: {{{counts}}}")
     return "\n".join(out) + "\n"

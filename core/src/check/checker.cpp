@@ -69,6 +69,8 @@ public:
     bool InLoop(const Edge& edge) const { return component_[edge.from] == component_[edge.to]; }
     bool IsRework(const Edge& edge) const { return edge.bounded && InLoop(edge); }
 
+    const std::map<std::size_t, std::size_t>& JoinOfParallel() const { return join_of_parallel_; }
+
     std::set<std::pair<std::size_t, std::size_t>> Rework() const {
         std::set<std::pair<std::size_t, std::size_t>> rework;
         for (const auto& edge : edges_) {
@@ -252,6 +254,7 @@ private:
                 continue;
             }
             parallels_of_join[meet].push_back(p);
+            join_of_parallel_[p] = meet;
             const Step& join = At(meet);
             const auto branches = static_cast<int>(step.next.size());
             if (join.join_rule == model::JoinRule::at_least && join.join_count > branches) {
@@ -363,7 +366,8 @@ private:
     std::size_t count_;
     std::size_t exit_;
     std::vector<Edge> edges_;
-    std::vector<Edge> rework_edges_;  // bounded edges inside a loop; few, so scanned per parallel
+    std::vector<Edge> rework_edges_;                       // bounded edges inside a loop; few, so scanned per parallel
+    std::map<std::size_t, std::size_t> join_of_parallel_;  // where each parallel's branches meet
     std::vector<std::size_t> component_;
     std::vector<std::size_t> component_size_;
     std::vector<bool> reachable_;
@@ -391,6 +395,17 @@ void CheckGraph(const Definition& definition, lang::Diagnostics& diagnostics) {
     }
 }
 
+std::map<std::string, std::string> ParallelJoins(const Definition& definition) {
+    lang::Diagnostics ignored;
+    GraphChecker checker(definition, ignored);
+    checker.Run();
+    std::map<std::string, std::string> joins;
+    for (const auto& [parallel, join] : checker.JoinOfParallel()) {
+        joins[definition.steps[parallel].id] = definition.steps[join].id;
+    }
+    return joins;
+}
+
 std::set<std::pair<std::size_t, std::size_t>> ReworkEdges(const Definition& definition) {
     lang::Diagnostics ignored;
     return GraphChecker(definition, ignored).Rework();
@@ -402,6 +417,7 @@ lang::LoadResult ValidateWorkflowText(const std::string& text, const std::string
     if (result.definition && result.graph_complete) {
         CheckGraph(*result.definition, result.diagnostics);
         result.diagnostics.SortByLocation();
+        result.definition->join_of_parallel = ParallelJoins(*result.definition);
     }
     return result;
 }
@@ -411,6 +427,7 @@ lang::LoadResult ValidateWorkflowFile(const std::string& path, const lang::LoadO
     if (result.definition && result.graph_complete) {
         CheckGraph(*result.definition, result.diagnostics);
         result.diagnostics.SortByLocation();
+        result.definition->join_of_parallel = ParallelJoins(*result.definition);
     }
     return result;
 }

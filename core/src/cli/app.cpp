@@ -1,8 +1,10 @@
-// The `cascade` command line (CLI11): validate, graph and show workflows.
+// The `cascade` command line (CLI11): validate, graph and show workflows; the
+// campaign commands live in campaign_commands.cpp.
 // Shell only: parsing arguments, choosing outputs and exit codes; all
 // decisions are made by the lang and check modules.
 #include "cascade/cli/app.hpp"
 
+#include "campaign_commands.hpp"
 #include "cascade/check/checker.hpp"
 #include "cascade/cli/render.hpp"
 
@@ -20,10 +22,6 @@
 namespace cascade::cli {
 
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitInvalid = 1;
-constexpr int kExitUsage = 2;
 
 struct LimitOptions {
     lang::LoadLimits limits;
@@ -144,11 +142,12 @@ std::optional<std::string> DotToSvg(const std::string& dot_text, std::string& er
 int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
     CLI::App app{
         "Cascade runs campaigns: a programme handed down a tree of units and carried out by every unit in "
-        "stages, under deadlines.\nThis command validates, draws and outlines workflow files.",
+        "stages, under deadlines.\nThis command validates, draws and outlines workflow files, and starts, advances, "
+        "watches, audits and simulates campaigns.",
         "cascade"};
     app.require_subcommand(1);
     app.footer(
-        "Exit status: 0 success, 1 invalid input, 2 usage error.\n"
+        "Exit status: 0 success, 1 invalid input or refused command, 2 usage error, 3 conflict, 4 database error.\n"
         "Reference: docs/workflow-language.md. Run 'cascade COMMAND --help' for a command's manual.");
     app.set_version_flag("--version", "cascade 0.1.0");
 
@@ -216,6 +215,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     show_limits.AddTo(*show);
     show->footer("Example:\n  cascade show workflows/theme-education.yaml --lang en");
 
+    CampaignCommands campaign_commands(app);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
@@ -230,11 +231,18 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     } catch (const CLI::ParseError& error) {
         // A subcommand's --help arrives here as a "success" parse error.
         if (error.get_exit_code() == 0) {
-            for (const auto* command : {validate, graph, show}) {
-                if (command->parsed()) {
-                    out << command->help();
-                    return kExitOk;
-                }
+            // The innermost parsed command is the one asking for help.
+            std::vector<CLI::App*> commands{validate, graph, show};
+            for (auto* command : campaign_commands.Commands())
+                commands.push_back(command);
+            CLI::App* asking = nullptr;
+            for (auto* command : commands) {
+                if (command->parsed())
+                    asking = command;
+            }
+            if (asking != nullptr) {
+                out << asking->help();
+                return kExitOk;
             }
             out << app.help();
             return kExitOk;
@@ -308,6 +316,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         }
         out << RenderOutline(*definition, show_language);
         return kExitOk;
+    }
+    if (const auto code = campaign_commands.Run(out, err)) {
+        return *code;
     }
     return kExitUsage;
 }

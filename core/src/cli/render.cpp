@@ -432,7 +432,8 @@ std::string RenderOutline(const Definition& definition, std::string_view languag
             }
             for (const auto& escalation : step.escalate) {
                 due += zh ? "；逾期 " + DurationText(escalation.after, language) + " 后上报 " + escalation.to.ToString()
-                          : "; escalates to " + escalation.to.ToString() + " " + DurationText(escalation.after, language) + " late";
+                          : "; escalates to " + escalation.to.ToString() + " " +
+                                DurationText(escalation.after, language) + " late";
             }
             line("期限：", "by: ", due);
         }

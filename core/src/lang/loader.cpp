@@ -13,6 +13,7 @@
 #include "yaml_source.hpp"
 
 #include <boost/json.hpp>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <regex>
@@ -752,14 +753,20 @@ private:
                 return std::nullopt;
             }
             try {
-                return std::stod(value->Scalar());
+                const double parsed = std::stod(value->Scalar());
+                // NaN or infinity as a bound means nothing; the schema check reports the value.
+                return std::isfinite(parsed) ? std::optional<double>(parsed) : std::nullopt;
             } catch (const std::exception&) {
                 return std::nullopt;
             }
         };
         auto integer = [&](std::string_view name) -> std::optional<std::int64_t> {
             const auto value = number(name);
-            return value ? std::optional<std::int64_t>(static_cast<std::int64_t>(*value)) : std::nullopt;
+            // Out of int64 range the cast would be undefined; such a length is meaningless anyway.
+            if (!value || *value < -9.2e18 || *value > 9.2e18) {
+                return std::nullopt;
+            }
+            return static_cast<std::int64_t>(*value);
         };
         field.minimum = number("minimum");
         field.maximum = number("maximum");
@@ -1066,8 +1073,7 @@ private:
         const std::string& name = definition.calendar_name;
         const bool is_path = name.find('/') != std::string::npos || name.ends_with(".yaml") || name.ends_with(".yml");
         const fs::path path = is_path ? base / name : base / "calendars" / (name + ".yaml");
-        std::error_code error;
-        if (!fs::exists(path, error)) {
+        if (!WorkflowSourceExists(path.string(), options_)) {
             diagnostics_.Error(
                 "unknown-calendar", Where(node),
                 "calendar '" + name + "' not found (looked for " + path.lexically_normal().string() + ")",
@@ -1075,7 +1081,10 @@ private:
             return;
         }
         Diagnostics calendar_diagnostics;
-        auto calendar = LoadCalendarFile(path.lexically_normal().string(), calendar_diagnostics);
+        std::optional<model::WorkingCalendar> calendar;
+        if (auto text = ReadWorkflowSource(path.string(), options_, calendar_diagnostics)) {
+            calendar = LoadCalendarText(*text, path.lexically_normal().string(), calendar_diagnostics);
+        }
         diagnostics_.Append(calendar_diagnostics);
         if (!calendar) {
             diagnostics_.Error("bad-calendar", Where(node),
@@ -1248,7 +1257,7 @@ private:
         for (const auto& [step_id, node] : subflow_nodes_) {
             const fs::path path = (base / node.Scalar()).lexically_normal();
             std::error_code error;
-            if (!fs::is_regular_file(path, error)) {
+            if (!WorkflowSourceExists(path.string(), options_)) {
                 diagnostics_.Error(
                     "unknown-workflow", Where(node),
                     "subflow workflow '" + node.Scalar() + "' not found (looked for " + path.string() + ")");
@@ -1375,7 +1384,7 @@ LoadResult LoadText(const std::string& text, const std::string& file, const Load
 
 LoadResult WorkflowBuilder::LoadNested(const std::string& path) {
     LoadResult result;
-    auto text = detail::ReadSourceFile(path, options_.limits, result.diagnostics);
+    auto text = ReadWorkflowSource(path, options_, result.diagnostics);
     if (!text) {
         return result;
     }
@@ -1391,9 +1400,35 @@ LoadResult LoadWorkflowText(const std::string& text, const std::string& file_nam
     return result;
 }
 
+std::optional<std::string> ReadWorkflowSource(const std::string& path, const LoadOptions& options,
+                                              Diagnostics& diagnostics) {
+    const std::string key = fs::path(path).lexically_normal().string();
+    std::optional<std::string> text;
+    if (options.files.pinned) {
+        if (const auto found = options.files.pinned->find(key); found != options.files.pinned->end()) {
+            text = found->second;
+        }
+    }
+    if (!text) {
+        text = detail::ReadSourceFile(path, options.limits, diagnostics);
+    }
+    if (text && options.files.read != nullptr) {
+        (*options.files.read)[key] = *text;
+    }
+    return text;
+}
+
+bool WorkflowSourceExists(const std::string& path, const LoadOptions& options) {
+    if (options.files.pinned && options.files.pinned->count(fs::path(path).lexically_normal().string()) != 0) {
+        return true;
+    }
+    std::error_code error;
+    return fs::is_regular_file(path, error);
+}
+
 LoadResult LoadWorkflowFile(const std::string& path, const LoadOptions& options) {
     LoadResult result;
-    auto text = detail::ReadSourceFile(path, options.limits, result.diagnostics);
+    auto text = ReadWorkflowSource(path, options, result.diagnostics);
     if (!text) {
         return result;
     }

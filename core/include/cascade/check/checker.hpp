@@ -6,6 +6,7 @@
 #include "cascade/lang/loader.hpp"
 #include "cascade/model/definition.hpp"
 
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -24,5 +25,9 @@ lang::LoadResult ValidateWorkflowText(const std::string& text, const std::string
 // Transitions that close a loop (rework edges), as (from step index, position
 // in its `next`). Renderers draw these differently.
 std::set<std::pair<std::size_t, std::size_t>> ReworkEdges(const model::Definition& definition);
+
+// Where the branches of each parallel meet: parallel id -> join id (its
+// immediate post-dominator). Validate* fill Definition::join_of_parallel with it.
+std::map<std::string, std::string> ParallelJoins(const model::Definition& definition);
 
 }  // namespace cascade::check

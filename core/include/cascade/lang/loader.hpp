@@ -10,16 +10,35 @@
 #include "cascade/lang/limits.hpp"
 #include "cascade/model/definition.hpp"
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace cascade::lang {
 
+// Where the loader reads files (the workflow, its calendar, its subflows).
+// By default, the file system. A running campaign hands in the texts it was
+// started with (`pinned`), so its instances keep the workflow they started
+// on even after the files are edited. Keys are lexically normal paths.
+struct SourceFiles {
+    std::shared_ptr<const std::map<std::string, std::string>> pinned;
+    // When set, every file read is recorded here: the bundle to pin.
+    std::map<std::string, std::string>* read = nullptr;
+};
+
 struct LoadOptions {
     LoadLimits limits;
     // Also load and check the child workflows that `subflow` steps name.
     bool load_subflows = true;
+    SourceFiles files;
 };
+
+// Reads one file the way the loader does (pinned text first, then the file
+// system, recording it when asked). Errors are reported as cannot-read / file-too-large.
+std::optional<std::string> ReadWorkflowSource(const std::string& path, const LoadOptions& options,
+                                              Diagnostics& diagnostics);
+bool WorkflowSourceExists(const std::string& path, const LoadOptions& options);
 
 struct LoadResult {
     // Present whenever the document could be read and had the shape of a

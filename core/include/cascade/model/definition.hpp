@@ -209,6 +209,9 @@ struct Definition {
     std::string start_step;
     std::vector<Step> steps;                                  // in the order the author wrote them
     std::unordered_map<std::string, std::size_t> step_index;  // id -> position in steps
+    // Where each parallel's branches meet (parallel id -> join id), filled by
+    // the graph checks; the engine counts a join's branches by it.
+    std::map<std::string, std::string> join_of_parallel;
 
     const Step* FindStep(std::string_view id) const;
     std::optional<std::size_t> StepIndex(std::string_view id) const;
