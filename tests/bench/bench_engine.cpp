@@ -96,9 +96,12 @@ struct RawRates {
 };
 
 // Rows of the size and shape of event rows (the same columns, the same
-// primary key and unique index), with a hash computed per row as the log does.
+// primary key and unique index), with a hash computed per row as the log
+// does, spread round-robin over as many instances as the campaign has, as a
+// campaign's events are: the (instance, seq) index is written where a real
+// log writes it.
 RawRates MeasureRaw(const std::string& directory, std::size_t per_transaction_rows, std::size_t batched_rows,
-                    std::size_t data_bytes) {
+                    std::size_t data_bytes, std::size_t instances) {
     RawRates rates;
     const std::string payload(data_bytes, 'x');
     for (const bool batched : {false, true}) {
@@ -119,11 +122,11 @@ RawRates MeasureRaw(const std::string& directory, std::size_t per_transaction_ro
         for (std::size_t i = 0; i < rows; ++i) {
             if (!transaction)
                 transaction.emplace(database);
-            const std::string instance = "campaign/u" + std::to_string(i / 40);
+            const std::string instance = "theme-education-2023/u" + std::to_string(i % instances);
             const store::Digest hash = store::Sha256Of(payload + std::to_string(i));
             insert.Bind(1, static_cast<std::int64_t>(i + 1))
                 .Bind(2, instance)
-                .Bind(3, static_cast<std::int64_t>(i % 40 + 1));
+                .Bind(3, static_cast<std::int64_t>(i / instances + 1));
             insert.Bind(4, std::int64_t{1'693'530'000'000}).Bind(5, "leader@u1").Bind(6, "step_completed");
             insert.Bind(7, "reading_class").Bind(8, payload).BindBlob(9, previous).BindBlob(10, hash);
             insert.Run();
@@ -157,7 +160,7 @@ public:
     Driver(runtime::Runtime& runtime, engine::VirtualClock& clock, bool batch)
         : runtime_(runtime), clock_(clock), batch_(batch) {}
 
-    RunResult Run(const runtime::Workflow& workflow, std::size_t units) {
+    RunResult Run(const runtime::Workflow& workflow) {
         RunResult result;
         const auto wall = Clock::now();
         clock_.Set(engine::StartOfDay(workflow.definition->start, 480) + 9 * 3'600'000LL);
@@ -168,29 +171,57 @@ public:
                 std::exit(1);
             }
         });
-        (void)units;
-        // Rounds until nothing is open: each round acts on every open step once.
+        // Rounds until nothing is open: each round acts once on every open
+        // step. Commands are planned first (payloads solved, untimed), then
+        // run: in batches of 2,000 per transaction, or one transaction each.
         for (int round = 0; round < 400; ++round) {
             clock_.Advance(3'600'000);  // an hour per round: timers stay quiet, deliveries are due
             const auto open = OpenSteps();
-            if (open.empty())
+            if (open.empty()) {
                 break;
-            std::size_t index = 0;
-            const std::size_t chunk = batch_ ? 2'000 : 1;
-            while (index < open.size()) {
-                const std::size_t end = std::min(open.size(), index + chunk);
-                if (batch_) {
+            }
+            std::vector<runtime::CommandRequest> planned;
+            std::optional<model::Date> opens;  // the earliest day a step waiting for its `opens` can be done
+            const model::Date today = engine::LocalDate(clock_.Now(), 480);
+            for (const auto& step : open) {
+                const model::Step* definition = runtime_.DefinitionOf(step.instance).FindStep(step.step);
+                if (definition->opens && *definition->opens > today) {
+                    opens = opens ? std::min(*opens, *definition->opens) : *definition->opens;
+                    continue;
+                }
+                Plan(step, planned);
+            }
+            if (planned.empty() && opens) {
+                clock_.Set(engine::StartOfDay(*opens, 480) + 9 * 3'600'000LL);
+                continue;
+            }
+            std::vector<runtime::CommandRequest> refused;
+            const auto run = [&](const runtime::CommandRequest& request) {
+                ++commands_;
+                const auto outcome = runtime_.Execute(request);
+                if (outcome.error) {
+                    refused.push_back(request);
+                }
+            };
+            if (batch_) {
+                for (std::size_t index = 0; index < planned.size(); index += 2'000) {
+                    const std::size_t end = std::min(planned.size(), index + 2'000);
                     Timed([&] {
                         runtime_.Batch([&] {
-                            for (std::size_t i = index; i < end; ++i)
-                                Act(open[i]);
+                            for (std::size_t i = index; i < end; ++i) run(planned[i]);
                         });
                     });
-                } else {
-                    for (std::size_t i = index; i < end; ++i)
-                        Act(open[i]);
                 }
-                index = end;
+            } else {
+                for (const auto& request : planned) {
+                    Timed([&] { run(request); });
+                }
+            }
+            // A payload planned on the state before the round may not fit after
+            // another command of the same unit: solve again and retry (rare).
+            for (auto& request : refused) {
+                --commands_;
+                Retry(request);
             }
             Timed([&] { runtime_.DeliverDueEffects(deliver_, 1'000'000); });
         }
@@ -233,38 +264,51 @@ private:
         engine_seconds_ += Seconds(Clock::now() - start);
     }
 
-    runtime::CommandOutcome Execute(runtime::CommandRequest request) {
-        ++commands_;
-        if (batch_)
-            return runtime_.Execute(request);  // inside the timed batch
-        runtime::CommandOutcome outcome;
-        Timed([&] { outcome = runtime_.Execute(request); });
-        return outcome;
-    }
+    std::string UnitOf(const std::string& instance) { return runtime_.Store().GetInstance(instance)->unit; }
 
     // Who may act on a step: the assignee (or reviewer) of the instance's unit, by role path.
     engine::Actor ActorFor(const std::string& instance, const model::RoleRef& role) {
-        const auto row = runtime_.Store().GetInstance(instance);
-        const auto holders = engine::ResolveRole(runtime_.Units(), row->unit, role);
+        const auto holders = engine::ResolveRole(runtime_.Units(), UnitOf(instance), role);
         return engine::Actor{role.role, holders.unit, ""};
     }
 
-    void Act(const OpenStep& open) {
+    runtime::CommandRequest Request(const std::string& instance, engine::Actor actor, engine::Command command) {
+        runtime::CommandRequest request;
+        request.instance = instance;
+        request.actor = std::move(actor);
+        request.command = std::move(command);
+        return request;
+    }
+
+    void Plan(const OpenStep& open, std::vector<runtime::CommandRequest>& planned) {
         const model::Definition& definition = runtime_.DefinitionOf(open.instance);
         const model::Step* step = definition.FindStep(open.step);
-        runtime::CommandRequest request;
-        request.instance = open.instance;
         if (open.status == "submitted") {
             // Every tenth unit's problem list goes back once, as reviewers do.
-            const bool give_back = open.step == "problem_list" && returned_.insert(open.instance).second &&
-                                   std::hash<std::string>{}(open.instance) % 10 == 0;
-            request.actor = ActorFor(open.instance, step->review->by);
-            request.command = engine::Review{open.step, !give_back, give_back ? "问题不具体，请补充" : ""};
-            Execute(std::move(request));
+            const bool give_back = open.step == "problem_list" && std::hash<std::string>{}(open.instance) % 10 == 0 &&
+                                   returned_.insert(open.instance).second;
+            planned.push_back(Request(open.instance, ActorFor(open.instance, step->review->by),
+                                      engine::Review{open.step, !give_back, give_back ? "问题不具体，请补充" : ""}));
             return;
         }
-        PrepareProblems(open, *step);
-        request.actor = ActorFor(open.instance, *step->assignee);
+        // The problem list drives the rectification gates: two problems per
+        // unit when the plan is drawn up, one fixed at once, one by plan.
+        const engine::Actor leader{"leader", UnitOf(open.instance), ""};
+        if (open.step == "rectify_plan" && problems_added_.insert(open.instance).second) {
+            planned.push_back(Request(open.instance, leader,
+                                      engine::AddProblem{"办事窗口排长队", "leader", model::Date::Parse("2024-01-20"), true}));
+            planned.push_back(Request(open.instance, leader,
+                                      engine::AddProblem{"村级道路失修", "leader", model::Date::Parse("2024-01-20"), false}));
+            return;  // the plan itself next round, when the list is there
+        }
+        if (open.step == "immediate_fixes" && closed_first_.insert(open.instance).second) {
+            planned.push_back(Request(open.instance, leader, engine::CloseProblem{"P1", "已整改"}));
+            return;
+        }
+        if (open.step == "scheduled_fixes" && closed_second_.insert(open.instance).second) {
+            planned.push_back(Request(open.instance, leader, engine::CloseProblem{"P2", "已整改"}));
+            return;
+        }
         json::object payload = PayloadFor(open.instance, *step);
         // Every tenth unit's public is not satisfied the first time: the rectification goes back (回炉).
         if (step->id == "satisfaction" && std::hash<std::string>{}(open.instance) % 10 == 1 &&
@@ -272,58 +316,32 @@ private:
             payload["respondents"] = 100;
             payload["satisfied"] = 50;
         }
-        request.command = engine::Submit{open.step, payload};
-        auto outcome = Execute(request);
-        if (outcome.error && outcome.error->code == "gate-failed") {
-            // The cached payload does not fit this unit's state: solve for it (not timed as engine work).
-            if (auto solved = runtime::SolveForm(runtime_, open.instance, *step, 7)) {
-                request.command = engine::Submit{open.step, *solved};
-                outcome = Execute(std::move(request));
-            }
-        }
-        if (outcome.error) {
-            std::fprintf(stderr, "%s %s refused: %s\n", open.instance.c_str(), open.step.c_str(),
-                         outcome.error->message.c_str());
-            for (const auto& detail : outcome.error->details)
-                std::fprintf(stderr, "  %s\n", detail.c_str());
-            std::fprintf(stderr, "  payload: %s\n", json::serialize(payload).c_str());
-            std::exit(1);
-        }
+        planned.push_back(
+            Request(open.instance, ActorFor(open.instance, *step->assignee), engine::Submit{open.step, payload}));
     }
 
-    // The problem list drives the rectification gates: two problems per unit
-    // when the list is drawn up, one fixed at once, one by plan.
-    void PrepareProblems(const OpenStep& open, const model::Step& step) {
-        const auto add = [&](const char* title, bool immediate) {
-            runtime::CommandRequest request;
-            request.instance = open.instance;
-            const auto row = runtime_.Store().GetInstance(open.instance);
-            request.actor = engine::Actor{"leader", row->unit, ""};
-            request.command = engine::AddProblem{title, "leader", model::Date::Parse("2024-01-20"), immediate};
-            Execute(std::move(request));
-        };
-        const auto close = [&](const char* id) {
-            runtime::CommandRequest request;
-            request.instance = open.instance;
-            const auto row = runtime_.Store().GetInstance(open.instance);
-            request.actor = engine::Actor{"leader", row->unit, ""};
-            request.command = engine::CloseProblem{id, "已整改"};
-            Execute(std::move(request));
-        };
-        if (step.id == "rectify_plan" && problems_added_.insert(open.instance).second) {
-            add("办事窗口排长队", true);
-            add("村级道路失修", false);
-        } else if (step.id == "immediate_fixes" && closed_first_.insert(open.instance).second) {
-            close("P1");
-        } else if (step.id == "scheduled_fixes" && closed_second_.insert(open.instance).second) {
-            close("P2");
+    void Retry(runtime::CommandRequest request) {
+        if (auto* submit = std::get_if<engine::Submit>(&request.command)) {
+            const model::Step* step = runtime_.DefinitionOf(request.instance).FindStep(submit->step);
+            if (auto solved = runtime::SolveForm(runtime_, request.instance, *step, 7)) {
+                submit->form = *solved;
+            }
+        }
+        runtime::CommandOutcome outcome;
+        ++commands_;
+        Timed([&] { outcome = runtime_.Execute(request); });
+        if (outcome.error && outcome.error->code != "not-active") {
+            std::fprintf(stderr, "%s refused: %s\n", request.instance.c_str(), outcome.error->message.c_str());
+            for (const auto& detail : outcome.error->details) std::fprintf(stderr, "  %s\n", detail.c_str());
+            std::exit(1);
         }
     }
 
     json::object PayloadFor(const std::string& instance, const model::Step& step) {
         const auto found = payloads_.find(step.id);
-        if (found != payloads_.end())
+        if (found != payloads_.end()) {
             return found->second;
+        }
         auto solved = runtime::SolveForm(runtime_, instance, step, 7);
         if (!solved) {
             std::fprintf(stderr, "no payload passes the gate of '%s'\n", step.id.c_str());
@@ -367,7 +385,7 @@ RunResult RunCampaign(const std::string& directory, std::size_t units, bool batc
         std::exit(1);
     }
     Driver driver(runtime, clock, batch);
-    RunResult result = driver.Run(std::get<runtime::Workflow>(registered), units);
+    RunResult result = driver.Run(std::get<runtime::Workflow>(registered));
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     result.peak_rss_kib = usage.ru_maxrss;
@@ -461,7 +479,8 @@ int main(int argc, char** argv) {
                     // Raw rows of the same size as this run's events, measured right after it.
                     const RawRates raw =
                         MeasureRaw(directory, 20'000, 200'000,
-                                   static_cast<std::size_t>(std::max(0.0, result.avg_event_bytes - 90)));
+                                   static_cast<std::size_t>(std::max(0.0, result.avg_event_bytes - 90)),
+                                   static_cast<std::size_t>(std::max<std::int64_t>(1, result.instances)));
                     std::ostringstream out;
                     out << result.commands << ' ' << result.events << ' ' << result.engine_seconds << ' '
                         << result.total_seconds << ' ' << result.peak_rss_kib << ' ' << raw.per_transaction << ' '

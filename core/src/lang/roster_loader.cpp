@@ -94,8 +94,16 @@ constexpr std::size_t kMaxIdSuggestions = 10;
 // A cycle through thousands of units is named by its first few.
 constexpr std::size_t kMaxCycleIdsShown = 8;
 
-const std::vector<std::string> kTopLevelKeys = {"apiVersion", "kind", "id", "title", "units"};
-const std::vector<std::string> kPersonKeys = {"name", "contact"};
+// Built on first use, inside a function, so a failed allocation is an ordinary exception.
+const std::vector<std::string>& TopLevelKeys() {
+    static const std::vector<std::string> keys = {"apiVersion", "kind", "id", "title", "units"};
+    return keys;
+}
+
+const std::vector<std::string>& PersonKeys() {
+    static const std::vector<std::string> keys = {"name", "contact"};
+    return keys;
+}
 
 // A 1-based line and column; the file name is added only when a diagnostic is made.
 struct Pos {
@@ -330,10 +338,9 @@ protected:
         }
     }
 
-    const std::string& file_;
-    const RosterOptions& options_;
-    Diagnostics& diagnostics_;
-    std::vector<RawUnit> units_;
+    const std::string& File() const { return file_; }
+    const RosterOptions& Options() const { return options_; }
+    Diagnostics& Diags() { return diagnostics_; }
 
 private:
     void CheckNameAndCategory(const RawUnit& raw) {
@@ -404,6 +411,10 @@ private:
               "each unit's parent is the unit above it; the chain must end at the root");
     }
 
+    const std::string& file_;
+    const RosterOptions& options_;
+    Diagnostics& diagnostics_;
+    std::vector<RawUnit> units_;
     bool csv_;
     bool aborted_ = false;
 };
@@ -576,9 +587,9 @@ public:
         if (text.substr(0, kBom.size()) == kBom) {
             text.remove_prefix(kBom.size());
         }
-        CsvReader reader(text, file_, diagnostics_);
+        CsvReader reader(text, File(), Diags());
         if (!reader.Next()) {
-            if (!diagnostics_.HasErrors()) {
+            if (!Diags().HasErrors()) {
                 Error("empty-document", {1, 1}, "the file is empty",
                       "a roster starts with a header row: id,parent,name,category,...");
             }
@@ -749,7 +760,7 @@ private:
                 raw.unit.id = std::move(reader.Field(id_column).text);
                 raw.id_at = reader.Field(id_column).at;
             }
-            units_.push_back(std::move(raw));
+            Units().push_back(std::move(raw));
             return;
         }
         const auto take = [&](Kind kind, std::string& value, Pos& at) {
@@ -775,7 +786,7 @@ private:
                 ReadHolders(reader, raw, column);
             }
         }
-        units_.push_back(std::move(raw));
+        Units().push_back(std::move(raw));
     }
 
     void ReadHolders(CsvReader& reader, RawUnit& raw, const Column& column) {
@@ -836,7 +847,7 @@ public:
         : RosterReader(file, options, diagnostics, false) {}
 
     void Read(const std::string& text) {
-        const auto root = detail::ParseYaml(text, file_, diagnostics_);
+        const auto root = detail::ParseYaml(text, File(), Diags());
         if (!root) {
             return;
         }
@@ -877,7 +888,7 @@ public:
                 units = value;
             } else {
                 Error("unknown-key", PosOf(entry.first), "unknown key " + Quoted(key) + " in the roster",
-                      DidYouMean(key, kTopLevelKeys));
+                      DidYouMean(key, TopLevelKeys()));
             }
         }
         if (!has_kind) {
@@ -907,7 +918,7 @@ public:
                 unreadable.number = number;
                 unreadable.at = unreadable.id_at = unreadable.parent_at = PosOf(item);
                 unreadable.broken = true;
-                units_.push_back(std::move(unreadable));
+                Units().push_back(std::move(unreadable));
                 continue;
             }
             ReadUnit(item, number);
@@ -917,19 +928,19 @@ public:
 
 private:
     Pos PosOf(const YAML::Node& node) const {
-        const SourceLocation location = detail::LocationOf(node, file_);
+        const SourceLocation location = detail::LocationOf(node, File());
         return {location.line, location.column};
     }
 
     // Duplicate keys, depth and the alias budget, through the shared walk.
     bool CheckStructure(const YAML::Node& root, const std::string& text) {
         LoadLimits limits;
-        limits.max_file_size = options_.max_bytes;
+        limits.max_file_size = Options().max_bytes;
         // Without aliases a document has fewer nodes than bytes, so this
         // refuses only alias expansion beyond the file's own size.
         limits.max_nodes = std::max(limits.max_nodes, text.size());
         Diagnostics found;
-        const auto json = detail::ToJson(root, file_, limits, found, text.find('*') != std::string::npos);
+        const auto json = detail::ToJson(root, File(), limits, found, text.find('*') != std::string::npos);
         for (Diagnostic diagnostic : found.Items()) {
             // The shared hints speak of workflows.
             if (diagnostic.code == "duplicate-key") {
@@ -939,7 +950,7 @@ private:
             } else if (diagnostic.code == "too-deep") {
                 diagnostic.hint = "a roster nests only a few levels";
             }
-            diagnostics_.Add(std::move(diagnostic));
+            Diags().Add(std::move(diagnostic));
         }
         return json.has_value();
     }
@@ -1048,7 +1059,7 @@ private:
             Error("missing-key", raw.at, Subject(raw, "") + " has no 'category'");
             raw.category_bad = true;
         }
-        units_.push_back(std::move(raw));
+        Units().push_back(std::move(raw));
     }
 
     void ReadMembers(const YAML::Node& value, RawUnit& raw) {
@@ -1113,7 +1124,9 @@ private:
                 const std::string& key = entry.first.Scalar();
                 if (key == "name" || key == "contact") {
                     if (!entry.second.IsNull() && !entry.second.IsScalar()) {
-                        Error("wrong-type", PosOf(entry.second), subject + ": the " + key + " is a single value");
+                        std::string message = subject;
+                        message.append(": the ").append(key).append(" is a single value");
+                        Error("wrong-type", PosOf(entry.second), std::move(message));
                         return;
                     }
                     (key == "name" ? person.name : person.contact) =
@@ -1121,7 +1134,7 @@ private:
                     has_name = has_name || key == "name";
                 } else {
                     Error("unknown-key", PosOf(entry.first), subject + ": unknown key " + Quoted(key) + " for a holder",
-                          DidYouMean(key, kPersonKeys));
+                          DidYouMean(key, PersonKeys()));
                 }
             }
             if (!has_name) {

@@ -378,7 +378,7 @@ private:
         std::vector<std::uint32_t> outside;
         for (const std::string_view pool : {"abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789"}) {
             for (const char c : pool) {
-                const auto code = static_cast<std::uint32_t>(c);
+                const auto code = static_cast<std::uint32_t>(static_cast<unsigned char>(c));
                 if (std::none_of(ranges.begin(), ranges.end(),
                                  [&](const auto& range) { return range.first <= code && code <= range.second; })) {
                     outside.push_back(code);
@@ -1147,7 +1147,7 @@ private:
         if (settable.empty()) {
             return false;
         }
-        double wanted = sum;
+        double wanted = 0;  // set on every path below
         if (relation == Relation::ne) {
             if (sum != *aim) {
                 return true;
@@ -1181,6 +1181,7 @@ private:
             const double remaining = wanted - floor_sum;
             if (remaining >= 0 && remaining <= 1000) {
                 std::vector<double> values;
+                values.reserve(settable.size());
                 for (const auto& term : settable) {
                     values.push_back(term.bounds.low);
                 }
@@ -1217,6 +1218,7 @@ private:
         }
         rng_.Shuffle(order);
         std::vector<double> values;
+        values.reserve(settable.size());
         for (const auto& term : settable) {
             values.push_back(term.value);
         }
@@ -1329,7 +1331,7 @@ std::string WhyUnsolved(const engine::Context& context, const engine::InstanceSt
     const auto explanation = lang::ExplainFailure(*step.gate->tree, solver.Evaluation());
     std::string detail = "no form passes the gate " + step.gate->text + " (failing: " + explanation.failing_expression;
     for (const auto& [path, value] : explanation.values) {
-        detail += "; " + path + " = " + value;
+        detail.append("; ").append(path).append(" = ").append(value);
     }
     return detail + ")";
 }
