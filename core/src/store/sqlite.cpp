@@ -245,6 +245,7 @@ Database Database::Open(const std::string& path, const OpenOptions& options) {
             }
         }
         database.Execute(SynchronousPragma(options.synchronous));
+        database.Execute("PRAGMA wal_autocheckpoint = " + std::to_string(options.wal_autocheckpoint_pages));
     } catch (const SqliteError& error) {
         // The message names the file already (as SQLite resolved it); say it once, as the caller wrote it.
         std::string message = error.what();

@@ -44,6 +44,10 @@ struct OpenOptions {
     Synchronous synchronous = Synchronous::normal;
     int busy_timeout_ms = 5000;
     bool wal = true;  // journal_mode=WAL (not for read_only or ":memory:")
+    // WAL pages between automatic checkpoints. Larger than SQLite's 1,000 so a
+    // page rewritten by many small transactions is copied to the database
+    // (and synced) once per checkpoint rather than once per thousand pages.
+    int wal_autocheckpoint_pages = 10'000;
 };
 
 class Statement;
