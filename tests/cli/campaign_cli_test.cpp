@@ -312,3 +312,33 @@ TEST_CASE("cli: run keeps going until SIGTERM or SIGINT and then stops cleanly",
         CHECK(campaign.Do({"audit", "verify"}).exit_code == 0);
     }
 }
+
+TEST_CASE("cli: refused before anything is written: a bad roster, an unknown scope, a badly formed offset",
+          "[cli][campaign]") {
+    TempDir dir;
+    const std::string db = (dir.Path() / "fresh.db").string();
+    const fs::path bad = dir.Write("bad.csv", "id,parent,name,category\ncounty,,县,county\nx,nobody,镇,township\n");
+    Run run = Cascade({"units", "import", bad.string(), "--db", db});
+    CHECK(run.exit_code == 1);
+    CHECK_FALSE(fs::exists(db));  // no file is created for a roster that does not load
+
+    run = Cascade(
+        {"start", EngineData("drill.yaml"), "--units", EngineData("roster.yaml"), "--scope", "tw1", "--db", db}, kAt);
+    CHECK(run.exit_code == 1);
+    CHECK(Contains(run.err, "no unit 'tw1'"));
+    CHECK(Contains(run.err, "did you mean"));
+    run = Cascade({"status", "--db", db});
+    CHECK(Contains(run.out, "no campaign in this database"));
+
+    Started campaign;
+    run = Cascade(
+        {"start", EngineData("drill.yaml"), "--campaign", "second", "--db", campaign.db, "--utc-offset", "banana"},
+        kAt);
+    CHECK(run.exit_code == 2);
+    CHECK(Contains(run.err, "is not like +08:00"));
+    run = Cascade(
+        {"start", EngineData("drill.yaml"), "--campaign", "second", "--db", campaign.db, "--utc-offset", "+09:00"},
+        kAt);
+    CHECK(run.exit_code == 2);
+    CHECK(Contains(run.err, "one database keeps one local time"));
+}

@@ -591,3 +591,39 @@ TEST_CASE("a gate failing in several places explains every part; a named person 
     outcome = campaign.runtime->Execute(SubmitRequest("drill/tw01", "reading", "leader@tw01:张镇长", kGoodReading));
     CHECK_FALSE(outcome.error);
 }
+
+TEST_CASE("a subflow entered again keeps its children; a child finishing twice counts once", "[runtime][subflow]") {
+    Campaign campaign("cascade-parent.yaml");
+    auto& runtime = *campaign.runtime;
+    const auto meeting = [&](const std::string& branch) {
+        const auto outcome = runtime.Execute(
+            SubmitRequest("cascade-parent/" + branch, "meeting", "secretary@" + branch, {{"meetings", 1}}));
+        INFO(branch << ": " << (outcome.error ? outcome.error->message : std::string()));
+        REQUIRE_FALSE(outcome.error);
+    };
+    const auto reset = [&](const std::string& instance, const std::string& step, const std::string& admin) {
+        runtime::CommandRequest request;
+        request.instance = instance;
+        request.actor = As(admin);
+        request.command = engine::Reset{step, "材料不实，重新开展"};
+        const auto outcome = runtime.Execute(request);
+        INFO(instance << ": " << (outcome.error ? outcome.error->message : std::string()));
+        REQUIRE_FALSE(outcome.error);
+    };
+    meeting("tw01-b01");
+    reset("cascade-parent/tw01-b01", "meeting", "admin@tw01");
+    meeting("tw01-b01");  // finished a second time: still one of two
+    CHECK(StatusOf(campaign, "cascade-parent/tw01", "branches") == "waiting");
+    meeting("tw01-b02");
+    CHECK(StatusOf(campaign, "cascade-parent/tw01", "branches") == "completed");
+
+    const auto instances = campaign.store->Instances().size();
+    for (int round = 0; round < 3; ++round) {
+        reset("cascade-parent/tw01", "branches", "admin@county");
+        // Both branches had finished: the step completes at once, no new children.
+        CHECK(StatusOf(campaign, "cascade-parent/tw01", "branches") == "completed");
+        CHECK(StatusOf(campaign, "cascade-parent/tw01", "summary") == "active");
+    }
+    CHECK(campaign.store->Instances().size() == instances);
+    CHECK(campaign.store->VerifyChain().first_problem == std::nullopt);
+}

@@ -225,6 +225,9 @@ std::unique_ptr<Session> OpenSession(const std::string& path, const std::string&
     const auto campaigns = session->store.Campaigns();
     if (!campaigns.empty()) {
         offset = campaigns.front().utc_offset_minutes;  // a campaign keeps the offset it started with
+        if (!utc_offset.empty() && !ParseUtcOffset(utc_offset)) {
+            throw Failure(kExitUsage, "--utc-offset '" + utc_offset + "' is not like +08:00");
+        }
         if (!utc_offset.empty() && ParseUtcOffset(utc_offset) != offset) {
             throw Failure(kExitUsage, "--utc-offset " + utc_offset +
                                           " differs from the local time of the campaigns "
@@ -636,22 +639,6 @@ void ReportCoverage(runtime::Runtime& runtime, const model::Definition& definiti
     }
 }
 
-int ImportUnits(runtime::Runtime& runtime, const std::string& path, const std::vector<std::string>& categories,
-                std::ostream& out, std::ostream& err) {
-    auto loaded = LoadRoster(path, categories);
-    PrintDiagnostics(loaded.diagnostics, err);
-    if (!loaded.Ok()) {
-        err << path << ": " << loaded.diagnostics.ErrorCount() << " error(s); nothing imported\n";
-        return kExitInvalid;
-    }
-    if (const auto refused = runtime.ImportUnits(*loaded.units)) {
-        err << "cascade units import: error: " << *refused << "\nnothing was written\n";
-        return kExitInvalid;
-    }
-    out << "imported " << loaded.units->Size() << " units from " << path << "\n";
-    return kExitOk;
-}
-
 std::string StageTitle(const model::Definition& definition, const std::string& stage) {
     const auto* found = definition.FindStage(stage);
     return found != nullptr && !found->title.Empty() ? found->title.In("zh") : stage;
@@ -840,7 +827,8 @@ int History(runtime::Runtime& runtime, const Options& o, std::ostream& out) {
         out << std::setw(4) << event.seq << "  " << engine::FormatTimestamp(event.at, runtime.UtcOffsetMinutes())
             << "  " << Pad(event.type, 18) << " " << Pad(event.step, 22) << " " << event.actor;
         const json::object data = json::parse(event.data).as_object();
-        for (const char* key : {"reason", "to", "error", "id", "title", "due", "note", "round", "from"}) {
+        for (const char* key :
+             {"reason", "to", "error", "id", "title", "due", "note", "round", "from", "cancel", "steps"}) {
             if (const auto* value = data.if_contains(key)) {
                 if (value->is_string() && value->get_string().empty())
                     continue;
@@ -1033,13 +1021,24 @@ std::optional<int> CampaignCommands::Run(std::ostream& out, std::ostream& err) {
         if (chosen(o.simulate)) {
             return Simulate(o, out, err);
         }
-        const bool creates = chosen(o.start) || chosen(o.units_import);
-        auto session = OpenSession(o.db, o.utc_offset, !creates);
-        runtime::Runtime& runtime = *session->runtime;
-
         if (chosen(o.units_import)) {
-            return ImportUnits(runtime, o.roster, o.categories, out, err);
+            // Checked before the database is opened, so a bad roster creates no file.
+            auto loaded = LoadRoster(o.roster, o.categories);
+            PrintDiagnostics(loaded.diagnostics, err);
+            if (!loaded.Ok()) {
+                err << o.roster << ": " << loaded.diagnostics.ErrorCount() << " error(s); nothing imported\n";
+                return kExitInvalid;
+            }
+            auto session = OpenSession(o.db, o.utc_offset, false);
+            if (const auto refused = session->runtime->ImportUnits(*loaded.units)) {
+                err << "cascade units import: error: " << *refused << "\nnothing was written\n";
+                return kExitInvalid;
+            }
+            out << "imported " << loaded.units->Size() << " units from " << o.roster << "\n";
+            return kExitOk;
         }
+        auto session = OpenSession(o.db, o.utc_offset, !chosen(o.start));
+        runtime::Runtime& runtime = *session->runtime;
         if (chosen(o.start)) {
             auto registered = runtime.Register(o.workflow);
             if (auto* diagnostics = std::get_if<lang::Diagnostics>(&registered)) {
@@ -1064,6 +1063,17 @@ std::optional<int> CampaignCommands::Run(std::ostream& out, std::ostream& err) {
                 if (!roster.Ok()) {
                     err << o.roster << ": " << roster.diagnostics.ErrorCount() << " error(s); no campaign started\n";
                     return kExitInvalid;
+                }
+                if (!o.scope.empty() && roster.units->Find(o.scope) == nullptr) {
+                    std::vector<std::string> ids;
+                    for (const auto& unit : roster.units->Units())
+                        ids.push_back(unit.id);
+                    const std::string hint = lang::DidYouMean(o.scope, ids);
+                    return PrintRefusal("start",
+                                        {"unknown-unit",
+                                         "no unit '" + o.scope + "' in " + o.roster + (hint.empty() ? "" : "; " + hint),
+                                         {}},
+                                        err);
                 }
                 if (const auto refused = runtime.ImportUnits(*roster.units)) {
                     err << "cascade start: error: " << *refused << "\n";

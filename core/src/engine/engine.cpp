@@ -461,9 +461,12 @@ void Apply(const model::Definition& definition, InstanceState& state, const Even
     case EventType::step_escalated:
         RecordOf(state, event).escalations_fired |= 1u << (IntField(data, "index") & 31);
         break;
-    case EventType::child_finished:
-        ++RecordOf(state, event).children_done;
-        break;
+    case EventType::child_finished: {
+        StepRecord& record = RecordOf(state, event);
+        if (record.children_finished.insert(StringField(data, "child")).second) {
+            ++record.children_done;
+        }
+    } break;
     case EventType::problem_added: {
         Problem problem;
         problem.id = StringField(data, "id");
@@ -1319,6 +1322,9 @@ std::variant<Decision, CommandError> DecideChild(Run& run, const ChildFinished& 
     if (step == nullptr || step->kind != StepKind::subflow || found == state.steps.end()) {
         return Refuse("wrong-kind", "'" + command.step + "' is not a subflow step of instance '" + state.id + "'");
     }
+    if (found->second.children_finished.count(command.child_instance) != 0) {
+        return std::move(run).Finish();  // this child was counted already (it was moved back and finished again)
+    }
     run.Emit(EventType::child_finished, step->id, {{"child", command.child_instance}, {"unit", command.child_unit}});
     const StepRecord& record = run.State().steps.at(step->id);
     if (record.status != StepStatus::waiting || run.State().status != InstanceStatus::running) {
@@ -1355,7 +1361,17 @@ bool ActsForUnit(const model::UnitTree& units, const Actor& actor, const Instanc
         return false;
     }
     const model::Unit* unit = units.Find(state.unit);
-    return unit != nullptr && unit->roles.count(actor.role) > 0;
+    if (unit == nullptr) {
+        return false;
+    }
+    const auto role = unit->roles.find(actor.role);
+    if (role == unit->roles.end()) {
+        return false;
+    }
+    // A named person must hold the role.
+    return actor.person.empty() ||
+           std::any_of(role->second.begin(), role->second.end(),
+                       [&](const model::Person& person) { return person.name == actor.person; });
 }
 
 }  // namespace

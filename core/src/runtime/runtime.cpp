@@ -401,8 +401,23 @@ void Runtime::Commit(store::InstanceRow& row, engine::InstanceState& state, cons
                 throw std::logic_error("subflow step '" + step + "' has no pinned workflow");
             }
             const Workflow& child = WorkflowByKey(child_key->second);
-            for (const auto& unit : effect.payload.at("children").as_array()) {
-                StartInstance(row.campaign, child, std::string(unit.as_string()), row.id, step, {}, started);
+            for (const auto& unit_value : effect.payload.at("children").as_array()) {
+                const std::string unit(unit_value.as_string());
+                // Entered again (a rework loop or an administrator's reset): the
+                // children it started before carry on; those already finished count.
+                if (const auto existing = store_.FindChild(row.id, step, unit)) {
+                    if (existing->status == "completed") {
+                        CommandRequest report;
+                        report.instance = row.id;
+                        report.command = engine::ChildFinished{step, existing->id, unit};
+                        if (const auto outcome = ExecuteLocked(report); outcome.error) {
+                            throw std::logic_error("instance '" + row.id +
+                                                   "' refused a finished child: " + outcome.error->message);
+                        }
+                    }
+                    continue;
+                }
+                StartInstance(row.campaign, child, unit, row.id, step, {}, started);
             }
             continue;
         }
@@ -437,6 +452,9 @@ std::string Runtime::StartInstance(const std::string& campaign, const Workflow& 
     std::string id = campaign + "/" + unit;
     if (store_.GetInstance(id)) {
         id += "~" + parent_step;  // the unit is reached twice (two subflow steps): keep both
+    }
+    if (store_.GetInstance(id)) {
+        throw std::logic_error("instance '" + id + "' exists already; a unit is started once per subflow step");
     }
     store::InstanceRow row{id, campaign, unit, workflow.key, parent_instance, parent_step, "running", 0, clock_.Now()};
     store_.PutInstance(row);

@@ -478,6 +478,19 @@ std::vector<InstanceRow> Store::Instances(const std::string& campaign) {
     return rows;
 }
 
+std::optional<InstanceRow> Store::FindChild(const std::string& parent, const std::string& step,
+                                            const std::string& unit) {
+    auto& select = database_.Cached(
+        Sql("SELECT ", kInstanceColumns, " FROM instances WHERE parent_instance = ? AND parent_step = ? AND unit = ?"));
+    select.Bind(1, parent).Bind(2, step).Bind(3, unit);
+    std::optional<InstanceRow> row;
+    if (select.Step()) {
+        row = ReadInstance(select);
+    }
+    select.Reset();
+    return row;
+}
+
 std::optional<std::int64_t> Store::InstanceVersion(const std::string& id) {
     auto& select = database_.Cached("SELECT version FROM instances WHERE id = ?");
     select.Bind(1, id);

@@ -82,10 +82,11 @@ struct StepRecord {
     std::uint32_t escalations_fired = 0;  // bit i: escalation i fired
     bool overdue = false;
     Timestamp changed_at = 0;
-    boost::json::object submission;  // handed in and waiting for review
-    int children_total = 0;          // subflow steps
-    int children_done = 0;
-    std::string error;  // failed actions
+    boost::json::object submission;           // handed in and waiting for review
+    int children_total = 0;                   // subflow steps
+    int children_done = 0;                    // distinct children finished in this activation
+    std::set<std::string> children_finished;  // their instance ids: a child finishing twice counts once
+    std::string error;                        // failed actions
 
     bool IsOpen() const {
         return status == StepStatus::active || status == StepStatus::submitted || status == StepStatus::waiting ||

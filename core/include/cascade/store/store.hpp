@@ -195,6 +195,8 @@ public:
     std::optional<InstanceRow> GetInstance(const std::string& id);
     std::vector<InstanceRow> Instances(const std::string& campaign = {});
     std::optional<std::int64_t> InstanceVersion(const std::string& id);
+    // The child instance a subflow step of `parent` started for `unit`, if any.
+    std::optional<InstanceRow> FindChild(const std::string& parent, const std::string& step, const std::string& unit);
     void PutStep(const StepRow& row);
     std::vector<StepRow> Steps(const std::string& instance = {});
     void ReplaceTimers(const std::string& instance, const std::string& step, const std::vector<TimerRow>& timers);
