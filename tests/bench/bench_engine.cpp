@@ -180,50 +180,59 @@ public:
             if (open.empty()) {
                 break;
             }
-            std::vector<runtime::CommandRequest> planned;
+            // Planned and run 2,000 open steps at a time, so the driver's own
+            // memory stays small next to the engine's.
             std::optional<model::Date> opens;  // the earliest day a step waiting for its `opens` can be done
             const model::Date today = engine::LocalDate(clock_.Now(), 480);
-            for (const auto& step : open) {
-                const model::Step* definition = runtime_.DefinitionOf(step.instance).FindStep(step.step);
-                if (definition->opens && *definition->opens > today) {
-                    opens = opens ? std::min(*opens, *definition->opens) : *definition->opens;
-                    continue;
+            std::size_t acted = 0;
+            for (std::size_t chunk = 0; chunk < open.size(); chunk += 2'000) {
+                std::vector<runtime::CommandRequest> planned;
+                for (std::size_t i = chunk; i < std::min(open.size(), chunk + 2'000); ++i) {
+                    const model::Step* definition = runtime_.DefinitionOf(open[i].instance).FindStep(open[i].step);
+                    if (definition->opens && *definition->opens > today) {
+                        opens = opens ? std::min(*opens, *definition->opens) : *definition->opens;
+                        continue;
+                    }
+                    Plan(open[i], planned);
                 }
-                Plan(step, planned);
+                acted += planned.size();
+                std::vector<runtime::CommandRequest> refused;
+                const auto run = [&](const runtime::CommandRequest& request) {
+                    ++commands_;
+                    const auto outcome = runtime_.Execute(request);
+                    if (outcome.error) {
+                        refused.push_back(request);
+                    }
+                };
+                if (batch_) {
+                    Timed([&] {
+                        runtime_.Batch([&] {
+                            for (const auto& request : planned)
+                                run(request);
+                        });
+                    });
+                } else {
+                    for (const auto& request : planned) {
+                        Timed([&] { run(request); });
+                    }
+                }
+                // A payload planned on the state before the round may not fit after
+                // another command of the same unit: solve again and retry (rare).
+                for (auto& request : refused) {
+                    --commands_;
+                    Retry(request);
+                }
             }
-            if (planned.empty() && opens) {
+            if (acted == 0 && opens) {
                 clock_.Set(engine::StartOfDay(*opens, 480) + 9 * 3'600'000LL);
                 continue;
             }
-            std::vector<runtime::CommandRequest> refused;
-            const auto run = [&](const runtime::CommandRequest& request) {
-                ++commands_;
-                const auto outcome = runtime_.Execute(request);
-                if (outcome.error) {
-                    refused.push_back(request);
-                }
-            };
-            if (batch_) {
-                for (std::size_t index = 0; index < planned.size(); index += 2'000) {
-                    const std::size_t end = std::min(planned.size(), index + 2'000);
-                    Timed([&] {
-                        runtime_.Batch([&] {
-                            for (std::size_t i = index; i < end; ++i) run(planned[i]);
-                        });
-                    });
-                }
-            } else {
-                for (const auto& request : planned) {
-                    Timed([&] { run(request); });
-                }
+            while (true) {
+                runtime::DeliveryCounts counts;
+                Timed([&] { counts = runtime_.DeliverDueEffects(deliver_, 10'000); });
+                if (counts.delivered + counts.retried + counts.dead == 0)
+                    break;
             }
-            // A payload planned on the state before the round may not fit after
-            // another command of the same unit: solve again and retry (rare).
-            for (auto& request : refused) {
-                --commands_;
-                Retry(request);
-            }
-            Timed([&] { runtime_.DeliverDueEffects(deliver_, 1'000'000); });
         }
         result.total_seconds = Seconds(Clock::now() - wall);
         result.engine_seconds = engine_seconds_;
@@ -295,10 +304,12 @@ private:
         // unit when the plan is drawn up, one fixed at once, one by plan.
         const engine::Actor leader{"leader", UnitOf(open.instance), ""};
         if (open.step == "rectify_plan" && problems_added_.insert(open.instance).second) {
-            planned.push_back(Request(open.instance, leader,
-                                      engine::AddProblem{"办事窗口排长队", "leader", model::Date::Parse("2024-01-20"), true}));
-            planned.push_back(Request(open.instance, leader,
-                                      engine::AddProblem{"村级道路失修", "leader", model::Date::Parse("2024-01-20"), false}));
+            planned.push_back(
+                Request(open.instance, leader,
+                        engine::AddProblem{"办事窗口排长队", "leader", model::Date::Parse("2024-01-20"), true}));
+            planned.push_back(
+                Request(open.instance, leader,
+                        engine::AddProblem{"村级道路失修", "leader", model::Date::Parse("2024-01-20"), false}));
             return;  // the plan itself next round, when the list is there
         }
         if (open.step == "immediate_fixes" && closed_first_.insert(open.instance).second) {
@@ -332,7 +343,8 @@ private:
         Timed([&] { outcome = runtime_.Execute(request); });
         if (outcome.error && outcome.error->code != "not-active") {
             std::fprintf(stderr, "%s refused: %s\n", request.instance.c_str(), outcome.error->message.c_str());
-            for (const auto& detail : outcome.error->details) std::fprintf(stderr, "  %s\n", detail.c_str());
+            for (const auto& detail : outcome.error->details)
+                std::fprintf(stderr, "  %s\n", detail.c_str());
             std::exit(1);
         }
     }

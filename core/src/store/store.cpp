@@ -293,7 +293,9 @@ EventRow Store::Append(const std::string& instance, std::int64_t seq, std::int64
 }
 
 std::vector<EventRow> Store::Events(const std::string& instance) {
-    auto& select = database_.Cached(Sql("SELECT ", kEventColumns, " FROM events WHERE instance = ? ORDER BY seq"));
+    // Built once: this runs for every state rebuilt from the log.
+    static const std::string sql = Sql("SELECT ", kEventColumns, " FROM events WHERE instance = ? ORDER BY seq");
+    auto& select = database_.Cached(sql);
     select.Bind(1, instance);
     std::vector<EventRow> rows;
     while (select.Step()) {
@@ -453,7 +455,9 @@ void Store::UpdateInstance(const std::string& id, const std::string& definition_
 }
 
 std::optional<InstanceRow> Store::GetInstance(const std::string& id) {
-    auto& select = database_.Cached(Sql("SELECT ", kInstanceColumns, " FROM instances WHERE id = ?"));
+    // Built once: this runs for every command.
+    static const std::string sql = Sql("SELECT ", kInstanceColumns, " FROM instances WHERE id = ?");
+    auto& select = database_.Cached(sql);
     select.Bind(1, id);
     std::optional<InstanceRow> row;
     if (select.Step()) {

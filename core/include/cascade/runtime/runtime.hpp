@@ -48,7 +48,7 @@ struct RuntimeOptions {
     std::int64_t max_backoff_ms = 3'600'000;
     // Instance states kept in memory between commands (each is rebuilt from
     // the log on a miss, so this only trades memory for speed).
-    std::size_t state_cache_limit = 50'000;
+    std::size_t state_cache_limit = 20'000;
 };
 
 struct CommandRequest {
