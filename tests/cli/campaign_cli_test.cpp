@@ -342,3 +342,30 @@ TEST_CASE("cli: refused before anything is written: a bad roster, an unknown sco
     CHECK(run.exit_code == 2);
     CHECK(Contains(run.err, "one database keeps one local time"));
 }
+
+TEST_CASE("cli: rebuild refuses a log that fails its audit; simulate checks its arguments", "[cli][campaign]") {
+    Started campaign;
+    {
+        TempDir scratch;
+        const fs::path script =
+            scratch.Write("tamper.sql", "DELETE FROM events WHERE position = (SELECT max(position) FROM events);\n");
+        REQUIRE(std::system(("sqlite3 '" + campaign.db + "' < '" + script.string() + "'").c_str()) == 0);
+    }
+    Run run = campaign.Do({"admin", "rebuild"});
+    CHECK(run.exit_code == 1);
+    CHECK(Contains(run.err, "fails its audit"));
+    CHECK(Contains(run.err, "--force"));
+    CHECK(campaign.Do({"audit", "verify"}).exit_code == 1);  // still visible: nothing was rebuilt
+
+    run =
+        Cascade({"simulate", EngineData("drill.yaml"), "--units", EngineData("roster.yaml"), "--until", "2023-08-01"});
+    CHECK(run.exit_code == 2);
+    CHECK(Contains(run.err, "before the campaign starts"));
+    run = Cascade({"simulate", EngineData("drill.yaml"), "--units", EngineData("roster.yaml"), "--late", "1.5"});
+    CHECK(run.exit_code == 2);
+    run =
+        Cascade({"simulate", EngineData("drill.yaml"), "--units", EngineData("roster.yaml"), "--until", "2023-10-31"});
+    INFO(run.err);
+    CHECK(run.exit_code == 0);
+    CHECK(Contains(run.out, "Simulated"));
+}

@@ -338,6 +338,20 @@ void ArriveAtJoin(const model::Definition& definition, InstanceState& state, con
     }
 }
 
+// Closes the open steps named in a JSON array (withdrawn branches, a reset's branch).
+void CancelListed(InstanceState& state, const json::value* ids, Timestamp at) {
+    if (ids == nullptr || !ids->is_array()) {
+        return;
+    }
+    for (const auto& id : ids->get_array()) {
+        auto found = state.steps.find(std::string(id.as_string()));
+        if (found != state.steps.end() && found->second.IsOpen()) {
+            found->second.status = StepStatus::cancelled;
+            found->second.changed_at = at;
+        }
+    }
+}
+
 StepRecord& RecordOf(InstanceState& state, const Event& event) {
     const auto found = state.steps.find(event.step);
     if (found == state.steps.end()) {
@@ -495,26 +509,12 @@ void Apply(const model::Definition& definition, InstanceState& state, const Even
         state.arrivals.erase(event.step);
         state.expected.erase(event.step);
         state.joins_fired.erase(event.step);
-        if (const auto* steps = data.if_contains("steps"); steps != nullptr && steps->is_array()) {
-            for (const auto& id : steps->get_array()) {
-                auto found = state.steps.find(std::string(id.as_string()));
-                if (found != state.steps.end() && found->second.IsOpen()) {
-                    found->second.status = StepStatus::cancelled;
-                    found->second.changed_at = event.at;
-                }
-            }
-        }
+        CancelListed(state, data.if_contains("steps"), event.at);
         break;
     case EventType::instance_reset:
         if (const auto* cancel = data.if_contains("cancel"); cancel != nullptr && cancel->is_array()) {
             // Only the moved branch goes back; the other branches keep their place.
-            for (const auto& id : cancel->get_array()) {
-                auto found = state.steps.find(std::string(id.as_string()));
-                if (found != state.steps.end() && found->second.IsOpen()) {
-                    found->second.status = StepStatus::cancelled;
-                    found->second.changed_at = event.at;
-                }
-            }
+            CancelListed(state, cancel, event.at);
             if (const auto* joins = data.if_contains("joins"); joins != nullptr && joins->is_object()) {
                 for (const auto& [join, counts] : joins->get_object()) {
                     const auto& object = counts.as_object();

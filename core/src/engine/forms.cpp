@@ -6,6 +6,7 @@
 // line), so every value is treated as hostile: nothing here throws, recurses
 // on the payload's depth, or converts a number without checking its range.
 #include "cascade/engine/forms.hpp"
+#include "cascade/model/text.hpp"
 
 #include "cascade/lang/diagnostic.hpp"
 
@@ -25,6 +26,8 @@
 namespace cascade::engine {
 
 namespace {
+
+using model::AsciiLower;
 
 namespace json = boost::json;
 using model::FieldType;
@@ -57,18 +60,6 @@ std::size_t CodePoints(std::string_view text) {
         count += IsContinuationByte(c) ? 0 : 1;
     }
     return count;
-}
-
-char AsciiLower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string AsciiLower(std::string_view text) {
-    std::string lowered(text);
-    for (char& c : lowered) {
-        c = AsciiLower(c);
-    }
-    return lowered;
 }
 
 std::string_view Trim(std::string_view text) {

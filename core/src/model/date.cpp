@@ -1,6 +1,7 @@
 // Civil dates (via std::chrono's calendar types) and the duration forms
 // campaign documents use: ISO 8601 periods, plain English and Chinese.
 #include "cascade/model/date.hpp"
+#include "cascade/model/text.hpp"
 
 #include <array>
 #include <chrono>
@@ -26,18 +27,6 @@ bool IsDigit(char c) {
 
 bool IsSpace(char c) {
     return c == ' ' || c == '\t';
-}
-
-char AsciiLower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string AsciiLower(std::string_view text) {
-    std::string lowered(text);
-    for (char& c : lowered) {
-        c = AsciiLower(c);
-    }
-    return lowered;
 }
 
 std::string_view TrimSpaces(std::string_view text) {

@@ -732,8 +732,9 @@ DeliveryCounts Runtime::DeliverDueEffects(const Deliverer& deliver, int limit) {
         // An action step declares its own retry policy; notifications use the runtime's.
         int max_attempts = options_.max_attempts;
         std::int64_t first_backoff = options_.backoff_ms;
+        // Parsed once: the action's retry policy and, after delivery, the step it reports to.
+        const json::value payload = effect.kind == "action" ? json::parse(effect.payload) : json::value();
         if (effect.kind == "action") {
-            const json::value payload = json::parse(effect.payload);
             if (const auto* value = payload.as_object().if_contains("max_attempts"); value && value->is_int64()) {
                 max_attempts = static_cast<int>(value->as_int64());
             }
@@ -760,7 +761,6 @@ DeliveryCounts Runtime::DeliverDueEffects(const Deliverer& deliver, int limit) {
                 ++counts.dead;
             }
             if (effect.kind == "action") {
-                const json::object payload = json::parse(effect.payload).as_object();
                 CommandRequest request;
                 request.instance = effect.instance;
                 engine::ActionResult result;

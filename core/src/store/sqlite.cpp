@@ -10,6 +10,8 @@
 // the caller, not a condition of the environment.
 #include "cascade/store/sqlite.hpp"
 
+#include "cascade/model/text.hpp"
+
 #include <sqlite3.h>
 
 #include <cstdio>
@@ -236,9 +238,7 @@ Database Database::Open(const std::string& path, const OpenOptions& options) {
             // when WAL is impossible (e.g. a file system without shared memory).
             Statement pragma = database.Prepare("PRAGMA journal_mode = WAL");
             std::string mode = pragma.Step() ? std::string(pragma.Text(0)) : std::string();
-            for (char& c : mode) {
-                c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-            }
+            mode = model::AsciiLower(mode);
             if (mode != "wal") {
                 throw SqliteError(SQLITE_ERROR, "could not switch to WAL journal mode (SQLite kept journal_mode '" +
                                                     mode + "'); the file system may not support it");
