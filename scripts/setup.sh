@@ -12,7 +12,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libsqlite3-dev sqlite3
   catch2 libcli11-dev libvalijson-dev nlohmann-json3-dev
   libssl-dev libcurl4-openssl-dev libkainjow-mustache-dev libxlsxwriter-dev
-  graphviz fonts-noto-cjk python3
+  graphviz fonts-noto-cjk python3 chromium libpng-dev
 )
 
 missing=()

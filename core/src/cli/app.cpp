@@ -7,6 +7,7 @@
 #include "campaign_commands.hpp"
 #include "cascade/check/checker.hpp"
 #include "cascade/cli/render.hpp"
+#include "plugin_commands.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -150,6 +151,12 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         "Exit status: 0 success, 1 invalid input or refused command, 2 usage error, 3 conflict, 4 database error.\n"
         "Reference: docs/workflow-language.md. Run 'cascade COMMAND --help' for a command's manual.");
     app.set_version_flag("--version", "cascade 0.1.0");
+    PluginSettings plugin_settings;
+    app.add_option("--plugin-dir", plugin_settings.plugin_dirs,
+                   "A folder to find plugins in (repeatable; searched before CASCADE_PLUGIN_PATH and the install "
+                   "prefix)");
+    // `cascade run --plugin-dir X` as well as `cascade --plugin-dir X run`.
+    app.fallthrough();
 
     // validate
     std::vector<std::string> validate_files;
@@ -162,13 +169,19 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         "Each file is read, checked against the workflow schema, its expressions are type-checked against the forms "
         "and variables in scope, and its step graph is checked: every step reachable, every path reaching an end, "
         "parallels meeting at joins, loops bounded by max_rounds, deadlines inside the campaign. Child workflows named "
-        "by subflow steps are checked too. All problems of a file are reported in one run, each as "
+        "by subflow steps are checked too. Each `plugins:` declaration is checked against the installed plugin: it "
+        "must "
+        "be found in the plugin path, speak this cascade's plugin ABI, match a pinned sha256, and its `config:` must "
+        "satisfy the plugin's config schema. All problems of a file are reported in one run, each as "
         "FILE:LINE:COLUMN: error: MESSAGE, with a hint where one helps.");
     validate->add_option("files", validate_files, "Workflow files (YAML)")->required()->check(CLI::ExistingPath);
     validate->add_option("--format", validate_format, "Diagnostics as 'text' (stderr) or 'json' (stdout)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
     validate->add_flag("-q,--quiet", quiet, "Print only problems, not the per-file summary");
+    bool validate_no_plugins = false;
+    validate->add_flag("--no-plugins", validate_no_plugins,
+                       "Do not check `plugins:` declarations against the installed plugins (shape only)");
     validate_limits.AddTo(*validate);
     validate->footer(
         "Example:\n  cascade validate workflows/theme-education.yaml\n"
@@ -215,7 +228,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     show_limits.AddTo(*show);
     show->footer("Example:\n  cascade show workflows/theme-education.yaml --lang en");
 
-    CampaignCommands campaign_commands(app);
+    CampaignCommands campaign_commands(app, plugin_settings);
+    PluginCommands plugin_commands(app, plugin_settings);
 
     try {
         app.parse(argc, argv);
@@ -234,6 +248,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
             // The innermost parsed command is the one asking for help.
             std::vector<CLI::App*> commands{validate, graph, show};
             for (auto* command : campaign_commands.Commands())
+                commands.push_back(command);
+            for (auto* command : plugin_commands.Commands())
                 commands.push_back(command);
             CLI::App* asking = nullptr;
             for (auto* command : commands) {
@@ -255,11 +271,19 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     if (validate->parsed()) {
         lang::LoadOptions options;
         options.limits = validate_limits.limits;
+        std::shared_ptr<plugin::Catalog> catalog;
+        if (!validate_no_plugins) {
+            catalog = std::make_shared<plugin::Catalog>(plugin::Discover(plugin_settings.Folders()));
+            options.check_plugin = MakePluginChecker(catalog);
+        }
         lang::Diagnostics all;
         bool any_error = false;
         std::set<std::string> seen;  // a child workflow checked through its parent and on its own
         for (const auto& file : validate_files) {
             auto result = check::ValidateWorkflowFile(file, options);
+            if (catalog && result.definition) {
+                CheckPluginUses(*result.definition, *catalog, result.diagnostics);
+            }
             lang::Diagnostics fresh;
             for (const auto& diagnostic : result.diagnostics.Items()) {
                 if (seen.insert(lang::FormatText(diagnostic)).second) {
@@ -318,6 +342,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         return kExitOk;
     }
     if (const auto code = campaign_commands.Run(out, err)) {
+        return *code;
+    }
+    if (const auto code = plugin_commands.Run(out, err)) {
         return *code;
     }
     return kExitUsage;

@@ -6,6 +6,8 @@
 #include "cascade/engine/forms.hpp"
 #include "cascade/lang/roster_loader.hpp"
 #include "cascade/runtime/builtin_plugins.hpp"
+#include "cascade/runtime/plugin_dispatch.hpp"
+#include "cascade/runtime/report_data.hpp"
 #include "cascade/runtime/runtime.hpp"
 #include "cascade/runtime/simulation.hpp"
 #include "cascade/store/store.hpp"
@@ -16,6 +18,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -100,6 +103,16 @@ struct CampaignCommands::Options {
     CLI::App* run = nullptr;
     bool once = false;
     std::string log_file;
+    int max_attempts = 8;
+
+    // report
+    CLI::App* report = nullptr;
+    std::string report_plugin;
+    std::string report_out;
+    std::string report_locale;
+    std::string report_config;
+    std::string backoff = "30s";
+    PluginSettings* plugin_settings = nullptr;
 
     // simulate
     CLI::App* simulate = nullptr;
@@ -209,7 +222,8 @@ private:
     int code_;
 };
 
-std::unique_ptr<Session> OpenSession(const std::string& path, const std::string& utc_offset, bool must_exist) {
+std::unique_ptr<Session> OpenSession(const std::string& path, const std::string& utc_offset, bool must_exist,
+                                     const runtime::RuntimeOptions& base = {}) {
     if (must_exist && path != ":memory:" && ::access(path.c_str(), F_OK) != 0) {
         throw Failure(kExitInvalid, "no database at '" + path + "'; start a campaign with `cascade start` first");
     }
@@ -248,7 +262,7 @@ std::unique_ptr<Session> OpenSession(const std::string& path, const std::string&
     } else if (!error.empty()) {
         throw Failure(kExitUsage, error);
     }
-    runtime::RuntimeOptions options;
+    runtime::RuntimeOptions options = base;
     options.utc_offset_minutes = offset;
     session->runtime = std::make_unique<runtime::Runtime>(session->store, session->Clock(), options);
     return session;
@@ -373,8 +387,10 @@ int Conclude(const std::string& command, const runtime::CommandOutcome& outcome,
 
 }  // namespace
 
-CampaignCommands::CampaignCommands(CLI::App& app) : options_(std::make_unique<Options>()) {
+CampaignCommands::CampaignCommands(CLI::App& app, PluginSettings& plugin_settings)
+    : options_(std::make_unique<Options>()) {
     Options& o = *options_;
+    o.plugin_settings = &plugin_settings;
     const auto add_db = [&o](CLI::App* command) {
         command->add_option("--db", o.db, "The campaign database (SQLite)")->capture_default_str();
     };
@@ -553,7 +569,41 @@ CampaignCommands::CampaignCommands(CLI::App& app) : options_(std::make_unique<Op
         "on SIGINT or SIGTERM.");
     o.run->add_flag("--once", o.once, "Do what is due now and exit");
     o.run->add_option("--log", o.log_file, "Write the built-in log notifier's lines here (default: stdout)");
+    o.run
+        ->add_option("--max-attempts", o.max_attempts,
+                     "Deliveries of an effect before it is parked as a dead letter (action steps use their own "
+                     "retry policy)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    o.run
+        ->add_option("--backoff", o.backoff,
+                     "Wait before the second attempt, doubled for each further one (500ms, 30s, 5m)")
+        ->capture_default_str();
     add_db(o.run);
+
+    // report
+    o.report = app.add_subcommand(
+        "report",
+        "Write a report of a campaign's progress through a reporter plugin: progress of each stage by unit "
+        "category, overdue steps by unit, and the problem-list burn-down.\n\n"
+        "When the campaign's workflow declares the plugin under `plugins:`, that declaration's config is used "
+        "(templates_dir, title, locale...); --config replaces it.");
+    o.report
+        ->add_option("--plugin", o.report_plugin,
+                     "Reporter plugin: report-html, report-xlsx, report-csv, "
+                     "report-markdown, report-json, or one of your own")
+        ->required();
+    o.report->add_option("--out", o.report_out, "Folder to write the report into (created if missing)")->required();
+    o.report->add_option("--campaign", o.campaign, "Campaign id (default: the database's first campaign)");
+    o.report->add_option("--locale", o.report_locale, "zh or en (default: the declaration's locale, else zh)")
+        ->check(CLI::IsMember({"zh", "en"}));
+    o.report->add_option("--config", o.report_config, "The plugin's config as JSON, or @FILE");
+    add_db(o.report);
+    o.report->footer(
+        "Example:\n  cascade report --plugin report-html --out reports/ --db county.db\n"
+        "  cascade report --plugin report-xlsx --out reports/ --locale zh\n\n"
+        "Exit status: 0 written (the files are listed), 1 the plugin refused or failed, 2 usage error, 4 database "
+        "error.");
 
     // simulate
     o.simulate = app.add_subcommand(
@@ -585,10 +635,11 @@ CampaignCommands::CampaignCommands(CLI::App& app) : options_(std::make_unique<Op
         "Exit status: 0 success, 1 invalid workflow or roster, 2 usage error, 4 database error. The simulation runs "
         "on its own virtual clock from the campaign's start; CASCADE_NOW does not apply.");
 
-    o.commands = {
-        o.units,          o.units_import,  o.start,       o.advance,         o.review,  o.problems,     o.problems_add,
-        o.problems_close, o.problems_list, o.status,      o.history,         o.audit,   o.audit_verify, o.admin,
-        o.admin_rebuild,  o.admin_reset,   o.admin_retry, o.admin_redeliver, o.migrate, o.run,          o.simulate};
+    o.commands = {o.units,       o.units_import, o.start,           o.advance,       o.review,
+                  o.problems,    o.problems_add, o.problems_close,  o.problems_list, o.status,
+                  o.history,     o.audit,        o.audit_verify,    o.admin,         o.admin_rebuild,
+                  o.admin_reset, o.admin_retry,  o.admin_redeliver, o.migrate,       o.run,
+                  o.simulate,    o.report};
     for (auto* command : o.commands) {
         if (command->get_footer().empty())
             command->footer(exit_codes);
@@ -645,6 +696,26 @@ std::string StageTitle(const model::Definition& definition, const std::string& s
 }
 
 using Options = CampaignCommands::Options;
+
+// "500ms", "30s", "5m", "1h" in milliseconds.
+std::optional<std::int64_t> ParseSpan(const std::string& text) {
+    std::size_t digits = 0;
+    while (digits < text.size() && digits < 9 && std::isdigit(static_cast<unsigned char>(text[digits])) != 0)
+        ++digits;
+    if (digits == 0)
+        return std::nullopt;
+    const std::int64_t count = std::stoll(text.substr(0, digits));
+    const std::string unit = text.substr(digits);
+    if (unit == "ms")
+        return count;
+    if (unit == "s")
+        return count * 1'000;
+    if (unit == "m")
+        return count * 60'000;
+    if (unit == "h")
+        return count * 3'600'000;
+    return std::nullopt;
+}
 
 int Status(runtime::Runtime& runtime, const Options& o, std::ostream& out) {
     const auto report = runtime.ProgressReport(o.campaign);
@@ -799,6 +870,20 @@ int Status(runtime::Runtime& runtime, const Options& o, std::ostream& out) {
         out << "  (a notification: `cascade admin redeliver ID`; a failed action step: `cascade admin retry INSTANCE "
                "STEP --as admin@UNIT`)\n";
     }
+    // Effects being retried, grouped by target and reason: a misconfigured
+    // plugin shows here long before its effects become dead letters.
+    std::map<std::pair<std::string, std::string>, std::pair<int, std::int64_t>> retrying;
+    for (const auto& effect : pending) {
+        if (effect.attempts == 0)
+            continue;
+        auto& entry = retrying[{effect.target, effect.last_error}];
+        entry.second = entry.first == 0 ? effect.next_attempt_at : std::min(entry.second, effect.next_attempt_at);
+        ++entry.first;
+    }
+    for (const auto& [key, entry] : retrying) {
+        out << "  retrying " << entry.first << " effect(s) to '" << key.first << "' (next attempt "
+            << engine::FormatTimestamp(entry.second, runtime.UtcOffsetMinutes()) << "): " << key.second << "\n";
+    }
     return kExitOk;
 }
 
@@ -848,7 +933,12 @@ int RunLoop(runtime::Runtime& runtime, const Options& o, std::ostream& out, std:
         if (!log_file)
             throw Failure(kExitInvalid, "cannot write --log file '" + o.log_file + "'");
     }
-    runtime::BuiltinDeliverer deliver(runtime, o.log_file.empty() ? out : static_cast<std::ostream&>(log_file));
+    runtime::DispatchOptions dispatch;
+    dispatch.plugin_folders = o.plugin_settings->Folders();
+    runtime::PluginDispatcher deliver(runtime, dispatch,
+                                      o.log_file.empty() ? out : static_cast<std::ostream&>(log_file));
+    for (const auto& problem : deliver.Catalog().problems)
+        err << "cascade run: warning: not loadable: " << problem << "\n";
     const auto tick = [&] {
         const int fired = runtime.FireDueTimers();
         const auto counts = runtime.DeliverDueEffects(std::ref(deliver));
@@ -899,6 +989,110 @@ int RunLoop(runtime::Runtime& runtime, const Options& o, std::ostream& out, std:
     signals.cancel();
     timer.cancel();
     err << "stopped cleanly\n";
+    return kExitOk;
+}
+
+// A campaign may start before its plugins are installed (its effects wait in
+// the outbox), but the administrator should hear of it now, not in January.
+void WarnMissingPlugins(const model::Definition& definition, const PluginSettings& settings, std::ostream& err) {
+    const plugin::Catalog catalog = plugin::Discover(settings.Folders());
+    for (const auto& declaration : definition.plugins) {
+        if (declaration.plugin == "log" || declaration.plugin == "test-action" || catalog.Find(declaration.plugin))
+            continue;
+        err << "cascade start: warning: plugin '" << declaration.plugin << "' (declared as '" << declaration.name
+            << "') is not installed; its effects wait in the outbox until it is (`cascade plugins list`)\n";
+    }
+}
+
+int Report(runtime::Runtime& runtime, const Options& o, std::ostream& out) {
+    const auto folders = o.plugin_settings->Folders();
+    runtime::DispatchOptions dispatch;
+    dispatch.plugin_folders = folders;
+    std::ostringstream unused_log;
+    runtime::PluginDispatcher dispatcher(runtime, dispatch, unused_log);
+    const plugin::Manifest* manifest = dispatcher.Catalog().Find(o.report_plugin);
+    if (manifest == nullptr) {
+        std::vector<std::string> names;
+        for (const auto& found : dispatcher.Catalog().plugins)
+            names.push_back(found.name);
+        const std::string hint = lang::DidYouMean(o.report_plugin, names);
+        throw Failure(kExitInvalid, "no plugin '" + o.report_plugin + "' in the plugin path" +
+                                        (hint.empty() ? std::string() : " (" + hint + ")") +
+                                        "; `cascade plugins list` shows what is installed");
+    }
+    if (!manifest->HasKind("reporter"))
+        throw Failure(kExitInvalid, "plugin '" + o.report_plugin + "' is not a reporter");
+    std::error_code io_error;
+    std::filesystem::create_directories(o.report_out, io_error);
+    if (io_error || !std::filesystem::is_directory(o.report_out))
+        throw Failure(kExitInvalid, "cannot create --out folder '" + o.report_out + "'");
+
+    runtime::ReportRequest request;
+    request.campaign = o.campaign;
+    request.out_dir = std::filesystem::absolute(o.report_out).lexically_normal().string();
+    json::object params;
+    try {
+        params = runtime::BuildReportParams(runtime, request);
+    } catch (const std::invalid_argument& error) {
+        throw Failure(kExitInvalid, error.what());
+    }
+    // The declaration of this plugin in the campaign's workflow, if any, gives the config.
+    const model::PluginDeclaration* declared = nullptr;
+    const std::size_t unit_count = params.at("units").as_array().size();
+    const std::string campaign_id(params.at("campaign").at("id").as_string());
+    if (unit_count > 0) {
+        const auto& first = params.at("units").as_array().front();
+        const auto& definition = runtime.DefinitionOf(std::string(first.at("instance").as_string()));
+        for (const auto& declaration : definition.plugins) {
+            if (declaration.plugin == o.report_plugin && declared == nullptr)
+                declared = &declaration;
+        }
+    }
+    json::object config;
+    if (!o.report_config.empty()) {
+        std::string text = o.report_config;
+        if (text.front() == '@') {
+            std::ifstream file(text.substr(1));
+            if (!file)
+                throw Failure(kExitInvalid, "cannot read --config file '" + text.substr(1) + "'");
+            text.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+        }
+        boost::system::error_code error;
+        json::value value = json::parse(text, error);
+        if (error || !value.is_object())
+            throw Failure(kExitUsage, "--config must be a JSON object");
+        config = value.as_object();
+    } else if (declared != nullptr && !declared->config_json.empty()) {
+        config = json::parse(declared->config_json).as_object();
+    }
+    std::string locale = o.report_locale;
+    if (locale.empty()) {
+        const auto* value = config.if_contains("locale");
+        locale = value != nullptr && value->is_string() ? std::string(value->get_string()).substr(0, 2) : "zh";
+    }
+    params["locale"] = locale;
+    plugin::OpenOptions options;
+    options.declaration = declared != nullptr ? declared->name : o.report_plugin;
+    options.config = config;
+    options.sha256 = declared != nullptr ? declared->sha256 : std::string();
+    options.isolate = declared != nullptr && declared->isolate;
+    options.timeout =
+        std::chrono::milliseconds(declared != nullptr && declared->timeout_ms > 0 ? declared->timeout_ms : 120'000);
+    auto opened = plugin::Open(*manifest, options);
+    if (auto* failure = std::get_if<std::string>(&opened))
+        throw Failure(kExitInvalid, *failure);
+    auto& instance = std::get<std::unique_ptr<plugin::Instance>>(opened);
+    const plugin::CallResult result = instance->Call("report", params);
+    if (!result.Ok())
+        throw Failure(kExitInvalid, "the report was not written: " + result.message);
+    out << "report of campaign " << campaign_id << " (" << unit_count << " units) by " << o.report_plugin << ":\n";
+    if (result.value.is_object()) {
+        if (const auto* files = result.value.as_object().if_contains("files"); files != nullptr && files->is_array()) {
+            for (const auto& file : files->as_array())
+                if (file.is_string())
+                    out << "  " << file.get_string().c_str() << "\n";
+        }
+    }
     return kExitOk;
 }
 
@@ -1037,7 +1231,15 @@ std::optional<int> CampaignCommands::Run(std::ostream& out, std::ostream& err) {
             out << "imported " << loaded.units->Size() << " units from " << o.roster << "\n";
             return kExitOk;
         }
-        auto session = OpenSession(o.db, o.utc_offset, !chosen(o.start));
+        runtime::RuntimeOptions runtime_options;
+        if (chosen(o.run)) {
+            runtime_options.max_attempts = o.max_attempts;
+            const auto backoff = ParseSpan(o.backoff);
+            if (!backoff)
+                throw Failure(kExitUsage, "--backoff '" + o.backoff + "' is not like 500ms, 30s, 5m or 1h");
+            runtime_options.backoff_ms = *backoff;
+        }
+        auto session = OpenSession(o.db, o.utc_offset, !chosen(o.start), runtime_options);
         runtime::Runtime& runtime = *session->runtime;
         if (chosen(o.start)) {
             auto registered = runtime.Register(o.workflow);
@@ -1047,6 +1249,7 @@ std::optional<int> CampaignCommands::Run(std::ostream& out, std::ostream& err) {
                 return kExitInvalid;
             }
             const auto& workflow = std::get<runtime::Workflow>(registered);
+            WarnMissingPlugins(*workflow.definition, *o.plugin_settings, err);
             const std::string campaign_id = o.campaign.empty() ? workflow.definition->id : o.campaign;
             if (runtime.Store().GetCampaign(campaign_id)) {
                 // Checked before the roster is touched: a refused start changes nothing.
@@ -1256,6 +1459,8 @@ std::optional<int> CampaignCommands::Run(std::ostream& out, std::ostream& err) {
         }
         if (chosen(o.run))
             return RunLoop(runtime, o, out, err);
+        if (chosen(o.report))
+            return Report(runtime, o, out);
         return kExitUsage;
     } catch (const Failure& failure) {
         err << "cascade: error: " << failure.what() << "\n";

@@ -3,6 +3,8 @@
 // (rebuild, reset, retry, redeliver), migrate, run and simulate.
 #pragma once
 
+#include "plugin_commands.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <iosfwd>
@@ -21,7 +23,7 @@ constexpr int kExitStorage = 4;   // the database cannot be opened, is newer tha
 
 class CampaignCommands {
 public:
-    explicit CampaignCommands(CLI::App& app);
+    CampaignCommands(CLI::App& app, PluginSettings& plugin_settings);
     ~CampaignCommands();
     CampaignCommands(const CampaignCommands&) = delete;
     CampaignCommands& operator=(const CampaignCommands&) = delete;

@@ -394,14 +394,87 @@ private:
             plugin.plugin = Scalar(Child(entry.second, "plugin"));
             plugin.version = Scalar(Child(entry.second, "version"));
             plugin.sha256 = Scalar(Child(entry.second, "sha256"));
-            if (const auto config = Child(entry.second, "config")) {
+            if (auto timeout = ParseMilliseconds(Scalar(Child(entry.second, "timeout")))) {
+                plugin.timeout_ms = *timeout;
+            }
+            plugin.isolate = Scalar(Child(entry.second, "isolation")) == "process";
+            std::optional<YAML::Node> config_node = Child(entry.second, "config");
+            boost::json::value config_json = boost::json::object{};
+            if (config_node) {
+                plugin.config_location = Where(*config_node);
                 Diagnostics ignored;
-                if (auto json = detail::ToJson(*config, file_, options_.limits, ignored)) {
+                if (auto json = detail::ToJson(*config_node, file_, options_.limits, ignored)) {
                     plugin.config_json = boost::json::serialize(*json);
+                    config_json = std::move(*json);
+                }
+            }
+            if (options_.check_plugin) {
+                const auto plugin_node = Child(entry.second, "plugin");
+                const SourceLocation at_plugin = plugin_node ? Where(*plugin_node) : plugin.location;
+                for (const auto& problem : options_.check_plugin(plugin, config_json)) {
+                    const SourceLocation where =
+                        problem.path.empty() ? at_plugin : LocateInConfig(config_node, problem.path, plugin);
+                    const std::string message =
+                        problem.path.empty()
+                            ? problem.message
+                            : "config" + (problem.path == "/" ? std::string() : problem.path) + ": " + problem.message;
+                    if (problem.warning) {
+                        diagnostics_.Warning("plugin-config", where, message, problem.hint);
+                    } else {
+                        diagnostics_.Error(problem.path.empty() ? "plugin" : "plugin-config", where, message,
+                                           problem.hint);
+                    }
                 }
             }
             definition.plugins.push_back(std::move(plugin));
         }
+    }
+
+    // The YAML node a JSON pointer into a declaration's config names: the
+    // deepest key that exists (a missing key is reported at its parent).
+    SourceLocation LocateInConfig(const std::optional<YAML::Node>& config, const std::string& pointer,
+                                  const model::PluginDeclaration& plugin) const {
+        if (!config) {
+            return plugin.location;
+        }
+        YAML::Node node;
+        node.reset(*config);
+        SourceLocation where = Where(node);
+        std::size_t start = 1;
+        while (start <= pointer.size()) {
+            std::size_t end = pointer.find('/', start);
+            if (end == std::string::npos) {
+                end = pointer.size();
+            }
+            const std::string key = pointer.substr(start, end - start);
+            start = end + 1;
+            if (key.empty()) {
+                break;
+            }
+            YAML::Node next;
+            if (node.IsMap()) {
+                bool found = false;
+                for (const auto& item : node) {
+                    if (item.first.Scalar() == key) {
+                        where = Where(item.first);
+                        next = item.second;
+                        found = true;
+                        break;
+                    }
+                }
+                if (!found) {
+                    break;
+                }
+            } else if (node.IsSequence() && !key.empty() && key.find_first_not_of("0123456789") == std::string::npos &&
+                       std::stoul(key) < node.size()) {
+                next = node[std::stoul(key)];
+                where = Where(next);
+            } else {
+                break;
+            }
+            node.reset(next);  // rebinds; `node = next` would overwrite the document's node
+        }
+        return where;
     }
 
     void ReadTemplates(const YAML::Node& root) {

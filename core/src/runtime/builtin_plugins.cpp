@@ -1,6 +1,8 @@
 // Built-in effect delivery: the `log` notifier and the `test-action` action.
 #include "cascade/runtime/builtin_plugins.hpp"
 
+#include "cascade/runtime/plugin_dispatch.hpp"
+
 #include <boost/json.hpp>
 
 #include <fstream>
@@ -10,15 +12,6 @@ namespace cascade::runtime {
 namespace json = boost::json;
 
 namespace {
-
-const model::PluginDeclaration* FindDeclaration(const model::Definition& definition, const std::string& name) {
-    for (const auto& declaration : definition.plugins) {
-        if (declaration.name == name) {
-            return &declaration;
-        }
-    }
-    return nullptr;
-}
 
 // `test-action` with {action: complete | fail | flaky}; flaky asks for a retry
 // until the effect has been attempted `succeed_after` times (default 2).

@@ -718,68 +718,93 @@ DeliveryCounts Runtime::DeliverDueEffects(const Deliverer& deliver, int limit) {
     EnsureUnits();
     DeliveryCounts counts;
     const auto due = store_.DueEffects(clock_.Now(), limit);
+    // Effects are delivered outside any transaction (a slow notifier must not
+    // hold the write lock), and their outcomes recorded a chunk at a time: one
+    // commit per chunk instead of one per effect. A crash after delivery and
+    // before the chunk's commit delivers those effects again (at least once);
+    // receivers deduplicate by the key.
+    constexpr std::size_t kChunk = 256;
+    struct Outcome {
+        const store::OutboxRow* effect;
+        Delivery delivery;
+    };
+    std::vector<Outcome> chunk;
+    chunk.reserve(kChunk);
+    const auto record = [&] {
+        InWriteTransaction([&] {
+            for (auto& [effect, delivery] : chunk) {
+                RecordDelivery(*effect, delivery, counts);
+            }
+            return 0;
+        });
+        chunk.clear();
+    };
     for (const auto& effect : due) {
-        // Delivered outside any transaction: a slow notifier must not hold the write lock.
-        // A crash after delivery and before marking it delivers again (at least once);
-        // receivers deduplicate by the key.
         Delivery delivery;
         try {
             delivery = deliver(effect);
         } catch (const std::exception& failure) {
             delivery = {Delivery::Status::retry, failure.what(), {}};
         }
-        const int attempts = effect.attempts + 1;
-        // An action step declares its own retry policy; notifications use the runtime's.
-        int max_attempts = options_.max_attempts;
-        std::int64_t first_backoff = options_.backoff_ms;
-        // Parsed once: the action's retry policy and, after delivery, the step it reports to.
-        const json::value payload = effect.kind == "action" ? json::parse(effect.payload) : json::value();
-        if (effect.kind == "action") {
-            if (const auto* value = payload.as_object().if_contains("max_attempts"); value && value->is_int64()) {
-                max_attempts = static_cast<int>(value->as_int64());
-            }
-            if (const auto* value = payload.as_object().if_contains("backoff_ms"); value && value->is_int64()) {
-                first_backoff = value->as_int64();
-            }
+        chunk.push_back({&effect, std::move(delivery)});
+        if (chunk.size() == kChunk) {
+            record();
         }
-        const bool give_up = delivery.status == Delivery::Status::error ||
-                             (delivery.status == Delivery::Status::retry && attempts >= max_attempts);
-        InWriteTransaction([&] {
-            if (delivery.status == Delivery::Status::ok) {
-                store_.MarkDelivered(effect.id, clock_.Now());
-                ++counts.delivered;
-            } else if (!give_up) {
-                std::int64_t backoff = first_backoff;
-                for (int i = 1; i < attempts && backoff < options_.max_backoff_ms; ++i)
-                    backoff *= 2;
-                store_.MarkRetry(effect.id, attempts, clock_.Now() + std::min(backoff, options_.max_backoff_ms),
-                                 delivery.message);
-                ++counts.retried;
-                return 0;
-            } else {
-                store_.MarkDead(effect.id, attempts, delivery.message);
-                ++counts.dead;
-            }
-            if (effect.kind == "action") {
-                CommandRequest request;
-                request.instance = effect.instance;
-                engine::ActionResult result;
-                result.step = std::string(payload.at("step").as_string());
-                result.activation = payload.at("activation").as_int64();
-                result.ok = delivery.status == Delivery::Status::ok;
-                result.error = delivery.message;
-                result.output = delivery.output;
-                request.command = std::move(result);
-                const CommandOutcome outcome = ExecuteLocked(request);
-                if (outcome.error) {
-                    throw std::logic_error("action result for '" + effect.instance +
-                                           "' was refused: " + outcome.error->message);
-                }
-            }
-            return 0;
-        });
+    }
+    if (!chunk.empty()) {
+        record();
     }
     return counts;
+}
+
+void Runtime::RecordDelivery(const store::OutboxRow& effect, const Delivery& delivery, DeliveryCounts& counts) {
+    const int attempts = effect.attempts + 1;
+    // An action step declares its own retry policy; notifications use the runtime's.
+    int max_attempts = options_.max_attempts;
+    std::int64_t first_backoff = options_.backoff_ms;
+    // Parsed once: the action's retry policy and, after delivery, the step it reports to.
+    const json::value payload = effect.kind == "action" ? json::parse(effect.payload) : json::value();
+    if (effect.kind == "action") {
+        if (const auto* value = payload.as_object().if_contains("max_attempts"); value && value->is_int64()) {
+            max_attempts = static_cast<int>(value->as_int64());
+        }
+        if (const auto* value = payload.as_object().if_contains("backoff_ms"); value && value->is_int64()) {
+            first_backoff = value->as_int64();
+        }
+    }
+    const bool give_up = delivery.status == Delivery::Status::error ||
+                         (delivery.status == Delivery::Status::retry && attempts >= max_attempts);
+    if (delivery.status == Delivery::Status::ok) {
+        store_.MarkDelivered(effect.id, clock_.Now());
+        ++counts.delivered;
+    } else if (!give_up) {
+        std::int64_t backoff = first_backoff;
+        for (int i = 1; i < attempts && backoff < options_.max_backoff_ms; ++i)
+            backoff *= 2;
+        store_.MarkRetry(effect.id, attempts, clock_.Now() + std::min(backoff, options_.max_backoff_ms),
+                         delivery.message);
+        ++counts.retried;
+        return;
+    } else {
+        store_.MarkDead(effect.id, attempts, delivery.message);
+        ++counts.dead;
+    }
+    if (effect.kind == "action") {
+        CommandRequest request;
+        request.instance = effect.instance;
+        engine::ActionResult result;
+        result.step = std::string(payload.at("step").as_string());
+        result.activation = payload.at("activation").as_int64();
+        result.ok = delivery.status == Delivery::Status::ok;
+        result.error = delivery.message;
+        result.output = delivery.output;
+        request.command = std::move(result);
+        const CommandOutcome outcome = ExecuteLocked(request);
+        if (outcome.error) {
+            throw std::logic_error("action result for '" + effect.instance +
+                                   "' was refused: " + outcome.error->message);
+        }
+    }
 }
 
 std::optional<engine::Timestamp> Runtime::NextWakeUp() {

@@ -1608,7 +1608,12 @@ private:
     void Deliver() {
         const Deliverer deliver = [this](const store::OutboxRow& effect) {
             if (effect.kind == "notify") {
-                ++report_.notifications;
+                if (effect.attempts == 0) {
+                    ++report_.notifications;
+                }
+                if (options_.deliver_notifications) {
+                    return options_.deliver_notifications(effect);
+                }
             }
             return Delivery{};  // every notifier and action answers OK in a simulation
         };

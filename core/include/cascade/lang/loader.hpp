@@ -10,10 +10,14 @@
 #include "cascade/lang/limits.hpp"
 #include "cascade/model/definition.hpp"
 
+#include <boost/json/value.hpp>
+
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace cascade::lang {
 
@@ -27,11 +31,26 @@ struct SourceFiles {
     std::map<std::string, std::string>* read = nullptr;
 };
 
+// A problem a plugin check found in one `plugins:` declaration. `path` is a
+// JSON pointer into its `config` ("/smtp/port"); empty means the declaration
+// itself (reported at its `plugin:` value).
+struct PluginProblem {
+    std::string path;
+    std::string message;
+    std::string hint;
+    bool warning = false;
+};
+// Checks a declaration against the installed plugin (its manifest and config
+// schema). The lang module does not load plugins itself: the caller passes this.
+using PluginChecker =
+    std::function<std::vector<PluginProblem>(const model::PluginDeclaration&, const boost::json::value& config)>;
+
 struct LoadOptions {
     LoadLimits limits;
     // Also load and check the child workflows that `subflow` steps name.
     bool load_subflows = true;
     SourceFiles files;
+    PluginChecker check_plugin;  // unset: plugin configs are checked for shape only
 };
 
 // Reads one file the way the loader does (pinned text first, then the file

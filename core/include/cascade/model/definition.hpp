@@ -182,7 +182,10 @@ struct PluginDeclaration {
     std::string version;
     std::string sha256;
     std::string config_json;
+    std::int64_t timeout_ms = 0;  // 0: the host's default for each call
+    bool isolate = false;         // `isolation: process`: a library plugin runs in a child process
     SourceLocation location;
+    SourceLocation config_location;  // where `config:` is, for its diagnostics
 };
 
 struct Definition {

@@ -196,6 +196,8 @@ private:
                               const std::string& parent_instance, const std::string& parent_step,
                               const boost::json::object& inputs, StartOutcome* started);
     CommandOutcome ExecuteLocked(const CommandRequest& request);
+    // Marks one delivered effect (inside the caller's transaction) and feeds an action's result back.
+    void RecordDelivery(const store::OutboxRow& effect, const Delivery& delivery, DeliveryCounts& counts);
     template <typename Body>
     auto InWriteTransaction(Body&& body);
 

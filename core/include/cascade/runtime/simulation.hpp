@@ -32,6 +32,10 @@ struct SimulationOptions {
     int hour_of_day = 9;               // when simulated people act each day (local time)
     // Rows of the timeline kept in the report (the counts are always complete).
     std::size_t max_timeline = 100'000;
+    // When set, notifications go through it (real plugins, e.g. to a test
+    // mail server) as each simulated day ends; by default every notifier is
+    // taken to answer OK. Actions always do.
+    Deliverer deliver_notifications;
 };
 
 struct SimulatedIncident {
