@@ -2,7 +2,8 @@
 # Installs dependencies, builds Cascade (release) and runs the main job on the
 # county campaign: validate it, draw its graph, and play the whole campaign
 # (September to the end of January, 364 units) on a virtual clock against the
-# embedded SQLite store, printing who would be overdue or escalated, and when.
+# embedded SQLite store, printing who would be overdue or escalated, and when;
+# then report its progress through the report-html and report-xlsx plugins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,3 +34,8 @@ rm -f out/simulated-campaign.db out/simulated-campaign.db-wal out/simulated-camp
 echo
 echo "== cascade audit verify --db out/simulated-campaign.db"
 "$cascade" audit verify --db out/simulated-campaign.db
+
+echo
+echo "== cascade report --plugin report-html / report-xlsx --out out/report --db out/simulated-campaign.db"
+"$cascade" report --plugin report-html --out out/report --db out/simulated-campaign.db
+"$cascade" report --plugin report-xlsx --out out/report --db out/simulated-campaign.db
