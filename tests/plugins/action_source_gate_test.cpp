@@ -4,6 +4,7 @@
 // met yet (or no record yet) is a RETRY saying how far off the unit is, a
 // unit that catches up passes on a later attempt, and a source's failure or a
 // `with` that cannot work is reported as such.
+#include "../support/temp_dir.hpp"
 #include "cascade/plugin/plugin.hpp"
 
 #include <unistd.h>
@@ -34,26 +35,7 @@ fs::path StudyHours() {
     return fs::path(CASCADE_SOURCE_DIR) / "tests/data/plugins/source-study-hours.csv";
 }
 
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path_ = fs::temp_directory_path() /
-                ("cascade-source-gate-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& Path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using cascade::testing::TempDir;
 
 cascade::plugin::Manifest LoadManifest(const fs::path& file) {
     auto manifest = cascade::plugin::ReadManifest(file);

@@ -2,6 +2,7 @@
 // tree holds it: first spoken to directly as a child process over its
 // stdin/stdout (the framing, the log notifications, the JSON-RPC error codes),
 // then opened through the host API's process transport like any plugin.
+#include "../support/temp_dir.hpp"
 #include "cascade/plugin/plugin.hpp"
 
 #include <poll.h>
@@ -40,26 +41,7 @@ fs::path ManifestFile() {
     return fs::path(CASCADE_PLUGIN_BUILD_DIR) / "notify-python.plugin.json";
 }
 
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path_ = fs::temp_directory_path() /
-                ("cascade-notify-python-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& Path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using cascade::testing::TempDir;
 
 std::vector<std::string> Lines(const fs::path& file) {
     std::ifstream in(file);

@@ -4,6 +4,7 @@
 // an export that arrives or changes after the first read, and every refusal:
 // a missing file (RETRY), a malformed one (ERROR naming line:column), bad
 // params and configs.
+#include "../support/temp_dir.hpp"
 #include "cascade/plugin/plugin.hpp"
 
 #include <unistd.h>
@@ -34,27 +35,7 @@ fs::path Data() {
     return fs::path(CASCADE_SOURCE_DIR) / "tests/data/plugins";
 }
 
-// A unique empty folder, removed with the object.
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path_ = fs::temp_directory_path() /
-                ("cascade-source-csv-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& Path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using cascade::testing::TempDir;
 
 void WriteFile(const fs::path& path, const std::string& text) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -4,6 +4,7 @@
 // every way (statements that write, a second statement, ATTACH are refused
 // and the file is left as it was); a writer's lock and a slow query (RETRY),
 // a missing file (RETRY), SQL errors (ERROR with SQLite's message).
+#include "../support/temp_dir.hpp"
 #include "cascade/plugin/plugin.hpp"
 
 #include <sqlite3.h>
@@ -31,26 +32,7 @@ fs::path Library() {
     return fs::path(CASCADE_PLUGIN_BUILD_DIR) / "source-sqlite.so";
 }
 
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path_ = fs::temp_directory_path() /
-                ("cascade-source-sqlite-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& Path() const { return path_; }
-
-private:
-    fs::path path_;
-};
+using cascade::testing::TempDir;
 
 // A connection of the test's own, as another program writing the database would hold.
 class Writer {

@@ -7,6 +7,8 @@
 #include "cascade/lang/roster_loader.hpp"
 #include "cascade/runtime/runtime.hpp"
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -32,28 +34,6 @@ inline engine::Timestamp Local(const std::string& text) {
     }
     return engine::StartOfDay(*date, kOffset) + (hour * 60 + minute) * 60'000LL;
 }
-
-// A unique empty folder, removed with the object.
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path_ = std::filesystem::temp_directory_path() /
-                ("cascade-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-        std::filesystem::remove_all(path_);
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::filesystem::path& Path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
 
 struct Text {
     std::string text;
